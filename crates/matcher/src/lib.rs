@@ -1,0 +1,1 @@
+//! Compiled indicator sets and parallel log scanners. No database.
