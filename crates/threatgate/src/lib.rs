@@ -1,1 +1,12 @@
-//! threatgate application
+//! threatgate: the threat-intelligence exchange.
+//!
+//! The data flows one way: `ingest` (parse, validate, normalise, policy check) → `store`
+//! (observables, per-source records, STIX objects, audit) → read paths (search, exports,
+//! TAXII, reports, the matcher's indicator set), each of which asks `policy` what the
+//! requesting organisation may see. See ARCHITECTURE.md for the map.
+
+pub mod audit;
+pub mod auth;
+pub mod model;
+pub mod policy;
+pub mod store;

@@ -1,0 +1,188 @@
+//! Versioned schema migrations, written once for both engines.
+//!
+//! `{pk}` becomes the engine's auto-increment primary key and `{int}` its 64-bit integer.
+//! Timestamps are fixed-width UTC text (see [`crate::model::format_time`]) so they compare
+//! correctly as strings on both engines; JSON is text so that it is kept byte for byte.
+//! A migration is never edited once released: add a new one.
+
+use super::backend::{Conn, Dialect, Result, StoreError};
+
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "core: orgs, agreements, tokens, submissions, observables, records, objects, shares, sightings, audit",
+    sql: r#"
+CREATE TABLE orgs (
+    id {pk},
+    name TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    country TEXT,
+    identity_id TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE agreements (
+    id {pk},
+    org_id {int} NOT NULL REFERENCES orgs(id),
+    role TEXT NOT NULL,
+    signed_on TEXT NOT NULL,
+    valid_from TEXT NOT NULL,
+    valid_until TEXT NOT NULL,
+    max_tlp TEXT NOT NULL,
+    scope TEXT,
+    purpose TEXT NOT NULL,
+    retention_days {int},
+    status TEXT NOT NULL,
+    terminated_at TEXT,
+    renews {int} REFERENCES agreements(id),
+    created_at TEXT NOT NULL
+);
+CREATE INDEX agreements_org ON agreements(org_id);
+CREATE TABLE tokens (
+    id {pk},
+    org_id {int} NOT NULL REFERENCES orgs(id),
+    role TEXT NOT NULL,
+    label TEXT NOT NULL,
+    secret_hash TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+CREATE TABLE submissions (
+    id {pk},
+    org_id {int} NOT NULL REFERENCES orgs(id),
+    agreement_id {int} REFERENCES agreements(id),
+    format TEXT NOT NULL,
+    source_name TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    objects {int} NOT NULL DEFAULT 0,
+    records {int} NOT NULL DEFAULT 0,
+    rejected {int} NOT NULL DEFAULT 0
+);
+CREATE TABLE observables (
+    id {pk},
+    kind TEXT NOT NULL,
+    value TEXT NOT NULL,
+    country TEXT,
+    asn {int},
+    network TEXT,
+    registered_domain TEXT,
+    enriched_at TEXT,
+    UNIQUE (kind, value)
+);
+CREATE TABLE records (
+    id {pk},
+    observable_id {int} NOT NULL REFERENCES observables(id),
+    org_id {int} NOT NULL REFERENCES orgs(id),
+    submission_id {int} NOT NULL REFERENCES submissions(id),
+    tlp TEXT NOT NULL,
+    claim TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE (observable_id, org_id)
+);
+CREATE INDEX records_org ON records(org_id);
+CREATE TABLE objects (
+    pk {pk},
+    stix_id TEXT NOT NULL,
+    stix_type TEXT NOT NULL,
+    version TEXT NOT NULL,
+    spec_version TEXT NOT NULL,
+    org_id {int} NOT NULL REFERENCES orgs(id),
+    submission_id {int} NOT NULL REFERENCES submissions(id),
+    tlp TEXT NOT NULL,
+    date_added TEXT NOT NULL,
+    json TEXT NOT NULL,
+    UNIQUE (org_id, stix_id, version)
+);
+CREATE INDEX objects_added ON objects(date_added, pk);
+CREATE INDEX objects_id ON objects(stix_id);
+CREATE TABLE object_observables (
+    object_pk {int} NOT NULL REFERENCES objects(pk),
+    observable_id {int} NOT NULL REFERENCES observables(id),
+    PRIMARY KEY (object_pk, observable_id)
+);
+CREATE INDEX object_observables_obs ON object_observables(observable_id);
+CREATE TABLE shares (
+    id {pk},
+    recipient {int} NOT NULL REFERENCES orgs(id),
+    subject_kind TEXT NOT NULL,
+    subject_id {int} NOT NULL,
+    granted_by {int} NOT NULL REFERENCES orgs(id),
+    reason TEXT NOT NULL,
+    granted_at TEXT NOT NULL,
+    UNIQUE (recipient, subject_kind, subject_id)
+);
+CREATE INDEX shares_subject ON shares(subject_kind, subject_id);
+CREATE TABLE sightings (
+    id {pk},
+    observable_id {int} NOT NULL REFERENCES observables(id),
+    org_id {int} NOT NULL REFERENCES orgs(id),
+    count {int} NOT NULL,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    where_sighted TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX sightings_obs ON sightings(observable_id);
+CREATE TABLE audit_log (
+    seq {int} PRIMARY KEY,
+    at TEXT NOT NULL,
+    actor {int},
+    action TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE TABLE settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"#,
+}];
+
+fn render(sql: &str, d: Dialect) -> String {
+    let (pk, int) = match d {
+        Dialect::Sqlite => ("INTEGER PRIMARY KEY", "INTEGER"),
+        Dialect::Postgres => ("BIGSERIAL PRIMARY KEY", "BIGINT"),
+    };
+    sql.replace("{pk}", pk).replace("{int}", int)
+}
+
+/// The newest schema version this binary knows.
+pub fn latest() -> i64 {
+    MIGRATIONS.last().map(|m| m.version).unwrap_or(0)
+}
+
+/// Bring the schema up to date inside the caller's transaction. Returns versions applied.
+pub fn migrate(c: &mut dyn Conn, d: Dialect, now: &str) -> Result<Vec<i64>> {
+    c.batch("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")?;
+    let current = c
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            &[],
+        )?
+        .map(|r| r.i64(0))
+        .transpose()?
+        .unwrap_or(0);
+    if current > latest() {
+        return Err(StoreError::SchemaTooNew {
+            found: current,
+            known: latest(),
+        });
+    }
+    let mut applied = vec![];
+    for m in MIGRATIONS.iter().filter(|m| m.version > current) {
+        c.batch(&render(m.sql, d))?;
+        c.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+            &[m.version.into(), m.name.into(), now.into()],
+        )?;
+        applied.push(m.version);
+    }
+    Ok(applied)
+}

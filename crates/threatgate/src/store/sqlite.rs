@@ -1,0 +1,187 @@
+//! SQLite engine: the embedded default. WAL mode, one writer connection, a small pool of
+//! readers that see committed snapshots while a submission is being written.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
+use rusqlite::{Connection, OpenFlags, ToSql};
+
+use super::backend::{
+    to_sqlite_placeholders, Backend, Conn, Dialect, Result, Row, StoreError, Tx, Val,
+};
+
+/// How many idle read connections are kept open.
+const READ_POOL: usize = 8;
+/// How long a statement waits for a lock held by another process before failing.
+const BUSY_TIMEOUT_MS: u64 = 30_000;
+
+pub struct SqliteBackend {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match &e {
+            rusqlite::Error::SqliteFailure(f, _)
+                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                StoreError::Conflict(e.to_string())
+            }
+            _ => StoreError::Db(e.to_string()),
+        }
+    }
+}
+
+impl SqliteBackend {
+    /// Open (creating if needed) the database file at `path`.
+    pub fn open(path: &Path) -> Result<SqliteBackend> {
+        let writer = open_conn(path, true)?;
+        writer.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = NORMAL;
+             PRAGMA foreign_keys = ON;
+             PRAGMA temp_store = MEMORY;
+             PRAGMA cache_size = -65536;",
+        )?;
+        Ok(SqliteBackend {
+            path: path.to_path_buf(),
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+}
+
+fn open_conn(path: &Path, create: bool) -> Result<Connection> {
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    if create {
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    let c = Connection::open_with_flags(path, flags)
+        .map_err(|e| StoreError::Db(format!("cannot open {}: {e}", path.display())))?;
+    c.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))?;
+    c.execute_batch("PRAGMA foreign_keys = ON;")?;
+    c.set_prepared_statement_cache_capacity(64);
+    Ok(c)
+}
+
+impl ToSql for Val {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Val::Null => ToSqlOutput::Owned(SqlValue::Null),
+            Val::Int(i) => ToSqlOutput::Owned(SqlValue::Integer(*i)),
+            Val::Real(f) => ToSqlOutput::Owned(SqlValue::Real(*f)),
+            Val::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+        })
+    }
+}
+
+fn run_query(c: &Connection, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
+    let mut st = c.prepare_cached(&to_sqlite_placeholders(sql))?;
+    let n = st.column_count();
+    let mut rows = st.query(rusqlite::params_from_iter(params.iter()))?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let mut vals = Vec::with_capacity(n);
+        for i in 0..n {
+            vals.push(match r.get_ref(i)? {
+                ValueRef::Null => Val::Null,
+                ValueRef::Integer(i) => Val::Int(i),
+                ValueRef::Real(f) => Val::Real(f),
+                ValueRef::Text(t) => Val::Text(String::from_utf8_lossy(t).into_owned()),
+                ValueRef::Blob(b) => Val::Text(String::from_utf8_lossy(b).into_owned()),
+            });
+        }
+        out.push(Row(vals));
+    }
+    Ok(out)
+}
+
+fn run_execute(c: &Connection, sql: &str, params: &[Val]) -> Result<u64> {
+    let mut st = c.prepare_cached(&to_sqlite_placeholders(sql))?;
+    Ok(st.execute(rusqlite::params_from_iter(params.iter()))? as u64)
+}
+
+struct SqliteTx<'a> {
+    conn: std::sync::MutexGuard<'a, Connection>,
+    done: bool,
+}
+
+impl Conn for SqliteTx<'_> {
+    fn execute(&mut self, sql: &str, params: &[Val]) -> Result<u64> {
+        run_execute(&self.conn, sql, params)
+    }
+    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
+        run_query(&self.conn, sql, params)
+    }
+    fn batch(&mut self, sql: &str) -> Result<()> {
+        Ok(self.conn.execute_batch(sql)?)
+    }
+}
+
+impl Tx for SqliteTx<'_> {
+    fn commit(mut self: Box<Self>) -> Result<()> {
+        self.conn.execute_batch("COMMIT")?;
+        self.done = true;
+        Ok(())
+    }
+}
+
+impl Drop for SqliteTx<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+struct ReadConn<'a>(&'a Connection);
+
+impl Conn for ReadConn<'_> {
+    fn execute(&mut self, sql: &str, params: &[Val]) -> Result<u64> {
+        run_execute(self.0, sql, params)
+    }
+    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
+        run_query(self.0, sql, params)
+    }
+    fn batch(&mut self, sql: &str) -> Result<()> {
+        Ok(self.0.execute_batch(sql)?)
+    }
+}
+
+impl Backend for SqliteBackend {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn begin(&self) -> Result<Box<dyn Tx + '_>> {
+        let conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        // IMMEDIATE takes the write lock now, so another process fails fast at BEGIN
+        // (after busy_timeout) instead of midway through a submission.
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(Box::new(SqliteTx { conn, done: false }))
+    }
+
+    fn read(&self, f: &mut dyn FnMut(&mut dyn Conn) -> Result<()>) -> Result<()> {
+        let conn = match self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop() {
+            Some(c) => c,
+            None => open_conn(&self.path, false)?,
+        };
+        conn.execute_batch("BEGIN")?;
+        let result = f(&mut ReadConn(&conn));
+        let _ = conn.execute_batch("COMMIT");
+        let mut pool = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        if pool.len() < READ_POOL {
+            pool.push(conn);
+        }
+        result
+    }
+
+    fn describe(&self) -> String {
+        format!("SQLite database {}", self.path.display())
+    }
+}
