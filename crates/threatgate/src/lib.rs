@@ -7,6 +7,8 @@
 
 pub mod audit;
 pub mod auth;
+pub mod cli;
+pub mod lookup;
 pub mod model;
 pub mod policy;
 pub mod store;

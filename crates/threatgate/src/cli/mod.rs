@@ -1,0 +1,125 @@
+//! The command line. Each subcommand lives in its own module; this file only wires them.
+//!
+//! Local access to the data directory or database is administrative access: commands run
+//! as the hub unless `--as ORG` names another organisation, whose view the policy applies.
+
+mod admin;
+mod search;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+
+use crate::model::Org;
+use crate::store::Store;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "threatgate",
+    version,
+    about = "A threat-intelligence exchange for public-private cooperation against cybercrime"
+)]
+pub struct Cli {
+    /// Data directory of the embedded SQLite store.
+    #[arg(
+        long,
+        global = true,
+        env = "THREATGATE_DATA",
+        default_value = "./threatgate-data"
+    )]
+    pub data: PathBuf,
+    /// Use a PostgreSQL store instead (postgres://user@host/db).
+    #[arg(long, global = true, env = "THREATGATE_DATABASE_URL")]
+    pub database_url: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create the data directory and the hub, and print an admin token once.
+    Init(admin::InitArgs),
+    /// Manage organisations.
+    #[command(subcommand)]
+    Org(admin::OrgCmd),
+    /// Manage agreements between the hub and organisations.
+    #[command(subcommand)]
+    Agreement(admin::AgreementCmd),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(admin::TokenCmd),
+    /// Show an observable as an organisation may see it.
+    Search(search::SearchArgs),
+    /// Verify or list the tamper-evident audit log.
+    Audit(admin::AuditArgs),
+}
+
+/// Open the store named by the global options.
+pub fn open_store(cli: &Cli) -> Result<Store> {
+    match &cli.database_url {
+        Some(url) => Store::open_postgres(url, None)
+            .with_context(|| format!("opening {}", crate::store::postgres::redact(url))),
+        None => {
+            Store::open_dir(&cli.data).with_context(|| format!("opening {}", cli.data.display()))
+        }
+    }
+}
+
+/// The org named on the command line, with a helpful error listing the known ones.
+pub fn org_named(store: &Store, name: &str) -> Result<Org> {
+    if let Some(o) = store.org_by_name(name)? {
+        return Ok(o);
+    }
+    let known: Vec<String> = store.orgs()?.into_iter().map(|o| o.name).collect();
+    if known.is_empty() {
+        bail!(
+            "no organisation named {name:?}: the store has none yet; run `threatgate init` first"
+        );
+    }
+    bail!(
+        "no organisation named {name:?}; known: {}",
+        known.join(", ")
+    )
+}
+
+/// The hub, or an error telling the user to run `init`.
+pub fn hub(store: &Store) -> Result<Org> {
+    store
+        .hub()?
+        .context("this store has no hub yet: run `threatgate init` first")
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_env("THREATGATE_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match &cli.command {
+        Command::Init(a) => admin::init(&cli, a),
+        Command::Org(c) => admin::org(&cli, c),
+        Command::Agreement(c) => admin::agreement(&cli, c),
+        Command::Token(c) => admin::token(&cli, c),
+        Command::Search(a) => search::run(&cli, a),
+        Command::Audit(a) => admin::audit(&cli, a),
+    }
+}

@@ -1,0 +1,533 @@
+//! The store conformance suite: every test runs against SQLite and, when
+//! `THREATGATE_TEST_PG` is set (CI sets it), against PostgreSQL in a fresh schema.
+
+mod support;
+
+use chrono::{Duration, Utc};
+use serde_json::json;
+use support::*;
+use threatgate::audit::ChainBreak;
+use threatgate::auth;
+use threatgate::lookup::scope_for;
+use threatgate::model::*;
+use threatgate::policy::Channel;
+use threatgate::store::{NewObject, ObjectQuery, Store, StoreError, SubmissionMeta};
+
+macro_rules! conformance {
+    ($name:ident, |$ts:ident| $body:block) => {
+        #[test]
+        fn $name() {
+            for $ts in all_stores() {
+                eprintln!("-- {} on {}", stringify!($name), $ts.engine);
+                $body
+            }
+        }
+    };
+}
+
+fn meta(org: &Org) -> SubmissionMeta {
+    SubmissionMeta {
+        org_id: org.id,
+        agreement_id: None,
+        format: "test".into(),
+        source_name: "test".into(),
+    }
+}
+
+fn claim(tlp: Tlp, labels: &[&str]) -> Claim {
+    Claim {
+        tlp: Some(tlp),
+        labels: labels.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
+    }
+}
+
+fn obs(s: &str) -> Observable {
+    Observable::detect(s).unwrap()
+}
+
+fn submit(store: &Store, org: &Org, items: &[(&str, Claim)]) -> Submission {
+    let mut w = store.begin_submission(meta(org)).unwrap();
+    for (v, c) in items {
+        w.add_claim(&obs(v), c, None).unwrap();
+    }
+    w.finish(0, json!({})).unwrap()
+}
+
+fn table_count(store: &Store, table: &str) -> i64 {
+    store
+        .read(|c| {
+            c.query_one(&format!("SELECT COUNT(*) FROM {table}"), &[])?
+                .unwrap()
+                .i64(0)
+        })
+        .unwrap()
+}
+
+conformance!(orgs_have_exactly_one_hub, |ts| {
+    let w = world(&ts.store);
+    let err = ts
+        .store
+        .create_org(
+            &NewOrg {
+                name: "hub2".into(),
+                kind: OrgKind::Hub,
+                country: None,
+            },
+            None,
+        )
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    let dup = ts
+        .store
+        .create_org(
+            &NewOrg {
+                name: "vendor".into(),
+                kind: OrgKind::Partner,
+                country: None,
+            },
+            None,
+        )
+        .unwrap_err();
+    assert!(dup.to_string().contains("already exists"), "{dup}");
+    let names: Vec<String> = ts
+        .store
+        .orgs()
+        .unwrap()
+        .into_iter()
+        .map(|o| o.name)
+        .collect();
+    assert_eq!(names, ["hub", "vendor", "cert-fr", "cert-de"]);
+    assert_eq!(ts.store.hub().unwrap().unwrap(), w.hub);
+    assert_eq!(
+        ts.store
+            .org_by_name("cert-fr")
+            .unwrap()
+            .unwrap()
+            .country
+            .as_deref(),
+        Some("FR")
+    );
+});
+
+conformance!(agreements_round_trip_end_and_renew, |ts| {
+    let w = world(&ts.store);
+    let ags = ts.store.agreements(Some(w.partner.id)).unwrap();
+    assert_eq!(ags.len(), 1);
+    let a = &ags[0];
+    assert!(a.in_force_at(Utc::now()));
+    let end_at = Utc::now() - Duration::seconds(1);
+    let ended = ts
+        .store
+        .end_agreement(a.id, end_at, "test", Some(w.hub.id))
+        .unwrap();
+    assert_eq!(ended.status, AgreementStatus::Terminated);
+    assert!(!ended.in_force_at(Utc::now()));
+    assert!(ts.store.end_agreement(a.id, end_at, "again", None).is_err());
+    let renewed = ts
+        .store
+        .add_agreement(
+            &NewAgreement {
+                org_id: w.partner.id,
+                role: a.role,
+                signed_on: Utc::now(),
+                valid_from: Utc::now(),
+                valid_until: Utc::now() + Duration::days(10),
+                max_tlp: a.max_tlp,
+                scope: Some(vec!["indicator".into()]),
+                purpose: a.purpose.clone(),
+                retention_days: Some(30),
+                renews: Some(a.id),
+            },
+            Some(w.hub.id),
+        )
+        .unwrap();
+    assert_eq!(renewed.renews, Some(a.id));
+    assert_eq!(
+        renewed.scope.as_deref(),
+        Some(&["indicator".to_string()][..])
+    );
+    assert_eq!(renewed.retention_days, Some(30));
+    assert_eq!(
+        ts.store.agreements(Some(w.partner.id)).unwrap().len(),
+        2,
+        "history kept"
+    );
+    let bad = NewAgreement {
+        valid_until: t("2019-01-01"),
+        valid_from: t("2020-01-01"),
+        ..NewAgreement {
+            org_id: w.partner.id,
+            role: AgreementRole::Provide,
+            signed_on: t("2019-01-01"),
+            valid_from: t("2019-01-01"),
+            valid_until: t("2019-01-01"),
+            max_tlp: Tlp::Green,
+            scope: None,
+            purpose: String::new(),
+            retention_days: None,
+            renews: None,
+        }
+    };
+    assert!(ts.store.add_agreement(&bad, None).is_err());
+});
+
+conformance!(tokens_are_stored_hashed_and_revocable, |ts| {
+    let w = world(&ts.store);
+    let secret = auth::generate_secret();
+    let tok = ts
+        .store
+        .create_token(
+            w.partner.id,
+            TokenRole::Ingest,
+            "feed",
+            &auth::hash_secret(&secret),
+            None,
+        )
+        .unwrap();
+    assert_eq!(
+        auth::authenticate(&ts.store, &secret).unwrap().unwrap().id,
+        tok.id
+    );
+    assert!(auth::authenticate(&ts.store, "tg_wrong").unwrap().is_none());
+    let stored: Vec<String> = ts
+        .store
+        .read(|c| {
+            c.query("SELECT secret_hash FROM tokens", &[])?
+                .iter()
+                .map(|r| r.string(0))
+                .collect()
+        })
+        .unwrap();
+    assert!(
+        !stored.iter().any(|h| h.contains(&secret)),
+        "secret stored in clear"
+    );
+    ts.store.revoke_token(tok.id, None).unwrap();
+    assert!(auth::authenticate(&ts.store, &secret).unwrap().is_none());
+});
+
+conformance!(a_submission_is_one_transaction, |ts| {
+    let w = world(&ts.store);
+    let before = table_count(&ts.store, "records");
+    {
+        let mut wr = ts.store.begin_submission(meta(&w.partner)).unwrap();
+        wr.add_claim(&obs("192.0.2.1"), &claim(Tlp::Green, &["c2"]), None)
+            .unwrap();
+        wr.add_claim(&obs("evil.example"), &claim(Tlp::Green, &["c2"]), None)
+            .unwrap();
+        // dropped without finish: rolled back
+    }
+    assert_eq!(table_count(&ts.store, "records"), before);
+    assert_eq!(table_count(&ts.store, "observables"), 0);
+    assert_eq!(table_count(&ts.store, "submissions"), 0);
+    let s = submit(
+        &ts.store,
+        &w.partner,
+        &[
+            ("192.0.2.1", claim(Tlp::Green, &["c2"])),
+            ("evil.example", claim(Tlp::Green, &[])),
+        ],
+    );
+    assert_eq!(s.records, 2);
+    assert_eq!(table_count(&ts.store, "records"), 2);
+});
+
+conformance!(same_observable_from_two_sources_merges, |ts| {
+    let w = world(&ts.store);
+    let hub = &w.hub;
+    submit(
+        &ts.store,
+        &w.partner,
+        &[("hxxp://evil[.]example/a", claim(Tlp::Green, &["c2"]))],
+    );
+    submit(
+        &ts.store,
+        hub,
+        &[("http://EVIL.example:80/a", claim(Tlp::Amber, &["phishing"]))],
+    );
+    assert_eq!(table_count(&ts.store, "observables"), 1);
+    assert_eq!(table_count(&ts.store, "records"), 2);
+    // Re-submitting the same claim changes nothing.
+    let again = submit(
+        &ts.store,
+        &w.partner,
+        &[("http://evil.example/a", claim(Tlp::Green, &["c2"]))],
+    );
+    assert_eq!(again.records, 0, "no record changed");
+    // A new label merges into the existing record.
+    submit(
+        &ts.store,
+        &w.partner,
+        &[("http://evil.example/a", claim(Tlp::Green, &["botnet"]))],
+    );
+    let o = ts
+        .store
+        .observable(Kind::Url, "http://evil.example/a")
+        .unwrap()
+        .unwrap();
+    let scope = scope_for(&ts.store, &w.partner, Utc::now(), Channel::Interactive).unwrap();
+    let recs = ts.store.visible_records(o.id, &scope).unwrap();
+    assert_eq!(
+        recs.len(),
+        1,
+        "the hub's AMBER record is not the partner's to see"
+    );
+    assert_eq!(recs[0].claim.labels, ["botnet", "c2"]);
+});
+
+conformance!(records_follow_the_policy, |ts| {
+    let w = world(&ts.store);
+    let (fr, de) = (&w.members[0], &w.members[1]);
+    submit(
+        &ts.store,
+        &w.partner,
+        &[
+            ("198.51.100.1", claim(Tlp::Green, &[])),
+            ("198.51.100.2", claim(Tlp::Amber, &[])),
+            ("198.51.100.3", claim(Tlp::Red, &[])),
+            ("198.51.100.4", claim(Tlp::AmberStrict, &[])),
+        ],
+    );
+    let now = Utc::now();
+    let visible = |org: &Org, ch: Channel| -> Vec<String> {
+        let scope = scope_for(&ts.store, org, now, ch).unwrap();
+        ts.store
+            .visible_observables(&scope, 0, 100)
+            .unwrap()
+            .into_iter()
+            .map(|(o, _)| o.value)
+            .collect()
+    };
+    assert_eq!(visible(fr, Channel::Interactive), ["198.51.100.1"]);
+    assert_eq!(visible(&w.hub, Channel::Interactive).len(), 4);
+    assert_eq!(visible(&w.hub, Channel::Bulk).len(), 3, "RED never in bulk");
+    assert_eq!(visible(&w.partner, Channel::Bulk).len(), 4, "own data");
+    // Share the AMBER and RED records with FR: AMBER appears, RED stays above FR's ceiling.
+    let rid = |v: &str| {
+        let o = ts.store.observable(Kind::Ipv4, v).unwrap().unwrap();
+        ts.store
+            .read(|c| {
+                c.query_one(
+                    "SELECT id FROM records WHERE observable_id = $1",
+                    &[o.id.into()],
+                )?
+                .unwrap()
+                .i64(0)
+            })
+            .unwrap()
+    };
+    ts.store
+        .share(
+            fr.id,
+            &[
+                ShareSubject::Record(rid("198.51.100.2")),
+                ShareSubject::Record(rid("198.51.100.3")),
+            ],
+            w.hub.id,
+            "report FR",
+        )
+        .unwrap();
+    assert_eq!(
+        visible(fr, Channel::Interactive),
+        ["198.51.100.1", "198.51.100.2"]
+    );
+    assert_eq!(
+        visible(de, Channel::Interactive),
+        ["198.51.100.1"],
+        "no other member sees FR's share"
+    );
+    let stats = ts
+        .store
+        .stats(&scope_for(&ts.store, de, now, Channel::Interactive).unwrap())
+        .unwrap();
+    assert_eq!(stats.records, 1, "counts reveal nothing either");
+});
+
+conformance!(objects_page_by_date_added_without_gaps, |ts| {
+    let w = world(&ts.store);
+    let mut wr = ts.store.begin_submission(meta(&w.partner)).unwrap();
+    for i in 0..25 {
+        let id = format!("indicator--00000000-0000-4000-8000-{i:012}");
+        let json =
+            json!({"type": "indicator", "id": id, "spec_version": "2.1", "x_custom": {"keep": i}})
+                .to_string();
+        let tlp = if i % 5 == 4 { Tlp::Red } else { Tlp::Green };
+        wr.add_object(&NewObject {
+            stix_id: id,
+            stix_type: "indicator".into(),
+            version: "2024-01-01T00:00:00.000Z".into(),
+            spec_version: "2.1".into(),
+            tlp,
+            json,
+        })
+        .unwrap();
+    }
+    // The same version again is ignored.
+    let dup = wr
+        .add_object(&NewObject {
+            stix_id: "indicator--00000000-0000-4000-8000-000000000000".into(),
+            stix_type: "indicator".into(),
+            version: "2024-01-01T00:00:00.000Z".into(),
+            spec_version: "2.1".into(),
+            tlp: Tlp::Green,
+            json: "{}".into(),
+        })
+        .unwrap();
+    assert_eq!(dup, None);
+    wr.finish(0, json!({})).unwrap();
+    let scope = scope_for(&ts.store, &w.members[0], Utc::now(), Channel::Bulk).unwrap();
+    let mut seen = vec![];
+    let mut q = ObjectQuery {
+        limit: 7,
+        ..Default::default()
+    };
+    loop {
+        let page = ts.store.visible_objects(&scope, &q).unwrap();
+        if page.is_empty() {
+            break;
+        }
+        let last = page.last().unwrap();
+        q.after = Some((format_time(last.date_added), last.pk));
+        seen.extend(page);
+    }
+    assert_eq!(seen.len(), 20, "RED objects excluded, all others once");
+    let ids: std::collections::BTreeSet<_> = seen.iter().map(|o| o.stix_id.clone()).collect();
+    assert_eq!(ids.len(), 20);
+    assert!(
+        seen.windows(2).all(|p| p[0].date_added < p[1].date_added),
+        "strictly increasing date_added"
+    );
+    let v: serde_json::Value = serde_json::from_str(&seen[0].json).unwrap();
+    assert_eq!(v["x_custom"]["keep"], 0, "custom properties kept");
+    let by_type = ts
+        .store
+        .visible_objects(
+            &scope,
+            &ObjectQuery {
+                types: vec!["malware".into()],
+                limit: 100,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert!(by_type.is_empty());
+});
+
+conformance!(audit_chain_detects_edits_deletes_and_reorders, |ts| {
+    let w = world(&ts.store);
+    submit(
+        &ts.store,
+        &w.partner,
+        &[("192.0.2.7", claim(Tlp::Green, &[]))],
+    );
+    let n = ts.store.verify_audit().unwrap().unwrap();
+    assert!(n >= 6, "org, agreement and submission entries: {n}");
+    let raw = |sql: &str| {
+        ts.store
+            .write(|c| Ok((c.execute(sql, &[])?, vec![])))
+            .unwrap()
+    };
+    // Edit
+    raw("UPDATE audit_log SET subject = 'org:999' WHERE seq = 2");
+    assert_eq!(
+        ts.store.verify_audit().unwrap(),
+        Err(ChainBreak::Edited { seq: 2 })
+    );
+    raw("UPDATE audit_log SET subject = 'org:2' WHERE seq = 2");
+    assert!(ts.store.verify_audit().unwrap().is_ok(), "restored");
+    // Reorder: swap the sequence numbers of entries 3 and 4.
+    raw("UPDATE audit_log SET seq = -3 WHERE seq = 3");
+    raw("UPDATE audit_log SET seq = 3 WHERE seq = 4");
+    raw("UPDATE audit_log SET seq = 4 WHERE seq = -3");
+    assert!(matches!(
+        ts.store.verify_audit().unwrap(),
+        Err(ChainBreak::Unlinked { seq: 3 }) | Err(ChainBreak::Edited { seq: 3 })
+    ));
+    raw("UPDATE audit_log SET seq = -3 WHERE seq = 3");
+    raw("UPDATE audit_log SET seq = 3 WHERE seq = 4");
+    raw("UPDATE audit_log SET seq = 4 WHERE seq = -3");
+    assert!(ts.store.verify_audit().unwrap().is_ok());
+    // Delete in the middle, then at the end.
+    raw("DELETE FROM audit_log WHERE seq = 3");
+    assert_eq!(
+        ts.store.verify_audit().unwrap(),
+        Err(ChainBreak::Gap {
+            seq: 4,
+            expected: 3
+        })
+    );
+});
+
+conformance!(audit_truncation_is_detected, |ts| {
+    world(&ts.store);
+    let (head, _) = ts.store.audit_head().unwrap();
+    ts.store
+        .write(|c| {
+            Ok((
+                c.execute("DELETE FROM audit_log WHERE seq = $1", &[head.into()])?,
+                vec![],
+            ))
+        })
+        .unwrap();
+    assert!(matches!(
+        ts.store.verify_audit().unwrap(),
+        Err(ChainBreak::Truncated { .. })
+    ));
+});
+
+conformance!(enrichment_and_sightings_round_trip, |ts| {
+    let w = world(&ts.store);
+    submit(
+        &ts.store,
+        &w.partner,
+        &[("203.0.113.9", claim(Tlp::Green, &["c2"]))],
+    );
+    let o = ts
+        .store
+        .observable(Kind::Ipv4, "203.0.113.9")
+        .unwrap()
+        .unwrap();
+    let e = Enrichment {
+        country: Some("FR".into()),
+        asn: Some(16276),
+        network: Some("OVH SAS".into()),
+        registered_domain: None,
+    };
+    ts.store.set_enrichment(&[(o.id, e.clone())]).unwrap();
+    assert_eq!(ts.store.observable_by_id(o.id).unwrap().enrichment, e);
+    let sid = ts
+        .store
+        .add_sighting(&threatgate::store::NewSighting {
+            observable_id: o.id,
+            org_id: w.members[0].id,
+            count: 3,
+            first_seen: t("2024-01-01"),
+            last_seen: t("2024-01-02"),
+            where_sighted: "sensor-1".into(),
+        })
+        .unwrap();
+    let s = ts.store.sightings(o.id).unwrap();
+    assert_eq!((s.len(), s[0].id, s[0].count), (1, sid, 3));
+});
+
+conformance!(reopening_does_not_reapply_migrations, |ts| {
+    let v: i64 = ts
+        .store
+        .read(|c| {
+            c.query_one("SELECT MAX(version) FROM schema_migrations", &[])?
+                .unwrap()
+                .i64(0)
+        })
+        .unwrap();
+    assert_eq!(v, threatgate::store::schema::latest());
+    let again = ts
+        .store
+        .read(|c| {
+            c.query_one("SELECT COUNT(*) FROM schema_migrations", &[])?
+                .unwrap()
+                .i64(0)
+        })
+        .unwrap();
+    assert_eq!(again as usize, threatgate::store::schema::MIGRATIONS.len());
+});

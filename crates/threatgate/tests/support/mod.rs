@@ -1,0 +1,172 @@
+//! Shared test fixtures: stores on both engines, real-data paths, org/agreement setup.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use chrono::{Duration, Utc};
+use threatgate::model::*;
+use threatgate::store::postgres::PostgresBackend;
+use threatgate::store::Store;
+
+/// A store under test and what must be cleaned up after it.
+pub struct TestStore {
+    pub engine: &'static str,
+    pub store: Store,
+    _dir: Option<tempfile::TempDir>,
+    pg_cleanup: Option<PostgresBackend>,
+}
+
+impl Drop for TestStore {
+    fn drop(&mut self) {
+        if let Some(b) = &self.pg_cleanup {
+            let _ = b.drop_schema();
+        }
+    }
+}
+
+pub fn sqlite_store() -> TestStore {
+    let dir = tempfile::tempdir().expect("tempdir");
+    TestStore {
+        engine: "sqlite",
+        store: Store::open_dir(dir.path()).expect("open sqlite"),
+        _dir: Some(dir),
+        pg_cleanup: None,
+    }
+}
+
+/// The PostgreSQL URL for tests. In CI it must be set: skipping there would hide failures.
+pub fn pg_url() -> Option<String> {
+    match std::env::var("THREATGATE_TEST_PG") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ => {
+            if std::env::var_os("CI").is_some() {
+                panic!("CI is set but THREATGATE_TEST_PG is not: the PostgreSQL conformance run would be skipped silently");
+            }
+            None
+        }
+    }
+}
+
+/// A fresh PostgreSQL schema, dropped when the returned store is dropped.
+pub fn pg_store() -> Option<TestStore> {
+    let url = pg_url()?;
+    let schema = format!(
+        "tg_test_{}_{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let store = Store::open_postgres(&url, Some(&schema)).expect("open postgres");
+    let cleanup = PostgresBackend::connect(&url, Some(&schema)).expect("cleanup connection");
+    Some(TestStore {
+        engine: "postgres",
+        store,
+        _dir: None,
+        pg_cleanup: Some(cleanup),
+    })
+}
+
+/// Every engine available to this run: SQLite always, PostgreSQL when configured.
+pub fn all_stores() -> Vec<TestStore> {
+    let mut v = vec![sqlite_store()];
+    v.extend(pg_store());
+    v
+}
+
+/// The shared real data. Missing data fails in CI instead of skipping.
+pub fn shared_data() -> PathBuf {
+    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data"));
+    assert!(
+        p.join("README.md").exists(),
+        "shared data not found at {}",
+        p.display()
+    );
+    p
+}
+
+pub fn t(s: &str) -> Time {
+    parse_time(s).expect("test time")
+}
+
+/// A hub, a partner providing under an agreement in force now, and members receiving.
+pub struct World {
+    pub hub: Org,
+    pub partner: Org,
+    pub members: Vec<Org>,
+}
+
+pub fn world(store: &Store) -> World {
+    let hub = store
+        .create_org(
+            &NewOrg {
+                name: "hub".into(),
+                kind: OrgKind::Hub,
+                country: None,
+            },
+            None,
+        )
+        .unwrap();
+    let partner = store
+        .create_org(
+            &NewOrg {
+                name: "vendor".into(),
+                kind: OrgKind::Partner,
+                country: None,
+            },
+            Some(hub.id),
+        )
+        .unwrap();
+    let now = Utc::now();
+    store
+        .add_agreement(
+            &NewAgreement {
+                org_id: partner.id,
+                role: AgreementRole::Both,
+                signed_on: now - Duration::days(365),
+                valid_from: now - Duration::days(365),
+                valid_until: now + Duration::days(4 * 365),
+                max_tlp: Tlp::Amber,
+                scope: None,
+                purpose: "test".into(),
+                retention_days: None,
+                renews: None,
+            },
+            Some(hub.id),
+        )
+        .unwrap();
+    let mut members = vec![];
+    for cc in ["FR", "DE"] {
+        let m = store
+            .create_org(
+                &NewOrg {
+                    name: format!("cert-{}", cc.to_lowercase()),
+                    kind: OrgKind::Member,
+                    country: Some(cc.into()),
+                },
+                Some(hub.id),
+            )
+            .unwrap();
+        store
+            .add_agreement(
+                &NewAgreement {
+                    org_id: m.id,
+                    role: AgreementRole::Receive,
+                    signed_on: now - Duration::days(30),
+                    valid_from: now - Duration::days(30),
+                    valid_until: now + Duration::days(365),
+                    max_tlp: Tlp::Amber,
+                    scope: None,
+                    purpose: "test".into(),
+                    retention_days: None,
+                    renews: None,
+                },
+                Some(hub.id),
+            )
+            .unwrap();
+        members.push(m);
+    }
+    World {
+        hub,
+        partner,
+        members,
+    }
+}
