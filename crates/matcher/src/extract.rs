@@ -1,0 +1,899 @@
+//! From field values to probes: the plain-text tokeniser and the per-line match context.
+//!
+//! Every log format reduces a line to `(field name, value bytes)` pairs and hands them to
+//! [`LineCtx::field`]. A value that is a whole URL is matched as one URL (structured logs
+//! keep URLs exact); anything else goes through the tokeniser, which finds URLs (also
+//! defanged: `hxxp`, `[:]//`, `[://]`) and then maximal runs of token bytes, each classified
+//! by shape as IPv4, IPv6, hash, email or domain. The tokeniser is a hand-written byte scanner
+//! over a 256-entry class table: for this job (short tokens, most of them misses) it beats a
+//! multi-pattern automaton because the only patterns worth finding are "://" and defang
+//! brackets, which `memchr::memmem` and one table lookup handle.
+//!
+//! Canonical forms must agree with ingest: the fast paths here produce exactly what
+//! `observable` produces for ASCII input (lower-case, no trailing dot, std IP parsing, WHATWG
+//! URLs through `observable::canonical_url`), and non-ASCII input takes the `observable` path.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use observable::{Kind, Observable};
+
+use crate::set::{Found, HRange, IndicatorRef, IndicatorSet, MatchRule};
+
+/// Shortest token worth classifying: `a.io` is the shortest plausible domain.
+const MIN_TOKEN_LEN: usize = 4;
+/// Longest token classified; longer runs are noise (base64 blobs) and skipped cheaply.
+const MAX_TOKEN_LEN: usize = 2048;
+/// How far back from "://" a scheme may start (`view-source+https` is 17 bytes).
+const MAX_SCHEME_LEN: usize = 20;
+
+const T_TOKEN: u8 = 1; // part of a non-URL token
+const T_HEX: u8 = 2;
+const T_DIGIT: u8 = 4;
+const T_URL_STOP: u8 = 8; // ends a URL in free text
+const T_SCHEME: u8 = 16;
+
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        let mut c = 0;
+        if b.is_ascii_alphanumeric()
+            || b == b'.'
+            || b == b'-'
+            || b == b'_'
+            || b == b':'
+            || b == b'@'
+            || b == b'+'
+            || b >= 0x80
+        {
+            c |= T_TOKEN;
+        }
+        if b.is_ascii_hexdigit() {
+            c |= T_HEX;
+        }
+        if b.is_ascii_digit() {
+            c |= T_DIGIT;
+        }
+        if b <= b' '
+            || b == b'"'
+            || b == b'<'
+            || b == b'>'
+            || b == b'`'
+            || b == b'{'
+            || b == b'}'
+            || b == b'\\'
+            || b == 0x7f
+        {
+            c |= T_URL_STOP;
+        }
+        if b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.' {
+            c |= T_SCHEME;
+        }
+        t[i] = c;
+        i += 1;
+    }
+    t
+};
+
+#[inline(always)]
+fn class(b: u8) -> u8 {
+    CLASS[b as usize]
+}
+
+/// One hit found on the current line, before file and absolute line number are known.
+#[derive(Debug, Clone)]
+pub(crate) struct LineHit {
+    pub field: String,
+    pub kind: Kind,
+    pub value: String,
+    pub rule: MatchRule,
+    pub indicator: IndicatorRef,
+    pub handles: HRange,
+}
+
+/// Per-thread, per-line matching state. Reused across lines: no allocation unless a line hits.
+pub(crate) struct LineCtx<'s> {
+    pub set: &'s IndicatorSet,
+    /// Field-name filter (`None`: every field).
+    filter: Option<&'s [String]>,
+    time_fields: &'s [String],
+    /// Lower-cased copy of the token being probed.
+    scratch: Vec<u8>,
+    /// Canonical host being probed.
+    host: Vec<u8>,
+    pub hits: Vec<LineHit>,
+    /// When `Some`, every recognised observation is collected (event mode, second pass).
+    pub observations: Option<Vec<(String, Observable)>>,
+    /// Raw time value of the current line, parsed only if the line hits.
+    pub time_raw: Vec<u8>,
+    pub time_set: bool,
+}
+
+/// Timestamp field names tried when none are configured, compared case-insensitively.
+pub const DEFAULT_TIME_FIELDS: &[&str] = &[
+    "ts",
+    "timestamp",
+    "@timestamp",
+    "time",
+    "datetime",
+    "date",
+    "eventtime",
+    "event_time",
+    "rt",
+];
+
+impl<'s> LineCtx<'s> {
+    pub fn new(
+        set: &'s IndicatorSet,
+        filter: Option<&'s [String]>,
+        time_fields: &'s [String],
+    ) -> Self {
+        LineCtx {
+            set,
+            filter,
+            time_fields,
+            scratch: Vec::with_capacity(256),
+            host: Vec::with_capacity(256),
+            hits: Vec::new(),
+            observations: None,
+            time_raw: Vec::with_capacity(64),
+            time_set: false,
+        }
+    }
+
+    pub fn reset(&mut self) {
+        self.hits.clear();
+        self.time_set = false;
+        self.time_raw.clear();
+    }
+
+    fn is_time_field(&self, name: &str) -> bool {
+        if self.time_fields.is_empty() {
+            DEFAULT_TIME_FIELDS
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(name))
+        } else {
+            self.time_fields
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(name))
+        }
+    }
+
+    fn wanted(&self, name: &str) -> bool {
+        match self.filter {
+            None => true,
+            Some(f) => f.iter().any(|x| x == name),
+        }
+    }
+
+    /// Remember `value` as the line's timestamp if `name` is a time field. Returns true if so.
+    pub fn maybe_time(&mut self, name: &str, value: &[u8]) -> bool {
+        if self.is_time_field(name) {
+            if !self.time_set {
+                self.time_set = true;
+                self.time_raw.clear();
+                self.time_raw
+                    .extend_from_slice(&value[..value.len().min(64)]);
+            }
+            return true;
+        }
+        false
+    }
+
+    /// Set the time source explicitly (formats whose time has a fixed place).
+    pub fn set_time(&mut self, value: &[u8]) {
+        if !self.time_set {
+            self.time_set = true;
+            self.time_raw.clear();
+            self.time_raw
+                .extend_from_slice(&value[..value.len().min(64)]);
+        }
+    }
+
+    /// A structured field: a whole-URL value is one URL, anything else is tokenised.
+    pub fn field(&mut self, name: &str, value: &[u8]) {
+        if value.is_empty() || self.maybe_time(name, value) || !self.wanted(name) {
+            return;
+        }
+        let v = trim_ascii(value);
+        if let Some(_) = whole_url(v) {
+            self.url(name, v, true);
+        } else {
+            self.text(name, v);
+        }
+    }
+
+    /// A synthesised URL (Zeek http host+uri): URL indicators only; the host field itself
+    /// already carries the host's domain/IP matches.
+    pub fn url_only(&mut self, name: &str, value: &[u8]) {
+        if self.wanted(name) {
+            self.url(name, value, false);
+        }
+    }
+
+    /// Free text: find URLs, then tokens between them.
+    pub fn text(&mut self, name: &str, s: &[u8]) {
+        let mut pos = 0;
+        let mut search = 0;
+        while let Some(off) = memchr::memmem::find(&s[search..], b"//") {
+            let i = search + off;
+            search = i + 2;
+            // Scheme separator: "://", "[:]//", "[://]".
+            let sep_start = if i >= 1 && s[i - 1] == b':' {
+                if i >= 2 && s[i - 2] == b'[' {
+                    i - 2
+                } else {
+                    i - 1
+                }
+            } else if i >= 3 && &s[i - 3..i] == b"[:]" {
+                i - 3
+            } else {
+                continue;
+            };
+            let mut start = sep_start;
+            while start > 0
+                && sep_start - start < MAX_SCHEME_LEN
+                && class(s[start - 1]) & T_SCHEME != 0
+            {
+                start -= 1;
+            }
+            if start == sep_start || start < pos {
+                continue;
+            }
+            let quote = if start > 0 && s[start - 1] == b'\'' {
+                Some(b'\'')
+            } else {
+                None
+            };
+            let mut end = i + 2;
+            while end < s.len() && class(s[end]) & T_URL_STOP == 0 && Some(s[end]) != quote {
+                end += 1;
+            }
+            end = trim_url_end(&s[start..end]) + start;
+            self.tokens(name, &s[pos..start]);
+            if end > i + 2 {
+                self.url(name, &s[start..end], true);
+            }
+            pos = end.max(i + 2);
+            search = pos;
+        }
+        self.tokens(name, &s[pos..]);
+    }
+
+    /// Maximal runs of token bytes (defang brackets included) between separators.
+    fn tokens(&mut self, name: &str, s: &[u8]) {
+        let n = s.len();
+        let mut i = 0;
+        while i < n {
+            while i < n && class(s[i]) & T_TOKEN == 0 && defang_len(s, i) == 0 {
+                i += 1;
+            }
+            let start = i;
+            let mut defanged = false;
+            while i < n {
+                if class(s[i]) & T_TOKEN != 0 {
+                    i += 1;
+                } else {
+                    let l = defang_len(s, i);
+                    if l == 0 {
+                        break;
+                    }
+                    defanged = true;
+                    i += l;
+                }
+            }
+            if i > start {
+                self.token(name, &s[start..i], defanged);
+            }
+        }
+    }
+
+    fn token(&mut self, name: &str, t: &[u8], defanged: bool) {
+        if defanged {
+            let Ok(st) = std::str::from_utf8(t) else {
+                return;
+            };
+            let r = observable::refang(st).into_owned();
+            // The refanged text may still hold separators ("[/]"); tokenise it again.
+            let bytes = r.into_bytes();
+            if bytes.iter().any(|&b| class(b) & T_TOKEN == 0) {
+                self.tokens(name, &bytes);
+            } else {
+                self.token(name, &bytes, false);
+            }
+            return;
+        }
+        let t = trim_token(t);
+        if t.len() < MIN_TOKEN_LEN || t.len() > MAX_TOKEN_LEN {
+            return;
+        }
+        let mut dots = 0usize;
+        let mut colons = 0usize;
+        let mut at = None;
+        let mut all_hex = true;
+        let mut all_digit_dot = true;
+        for (k, &b) in t.iter().enumerate() {
+            let c = class(b);
+            match b {
+                b'.' => dots += 1,
+                b':' => colons += 1,
+                b'@' => at = Some(k),
+                _ => {}
+            }
+            all_hex &= c & T_HEX != 0;
+            all_digit_dot &= c & T_DIGIT != 0 || b == b'.';
+        }
+        if let Some(_) = at {
+            self.email(name, t);
+        } else if colons >= 2 {
+            self.ipv6_token(name, t);
+        } else if colons == 1 {
+            let k = memchr::memchr(b':', t).unwrap_or(0);
+            self.token(name, &t[..k], false);
+            self.token(name, &t[k + 1..], false);
+        } else if all_hex && matches!(t.len(), 32 | 40 | 64 | 128) {
+            self.hash(name, t);
+        } else if all_digit_dot {
+            if dots == 3 {
+                if let Some(a) = parse_ipv4(t) {
+                    self.ip(name, IpAddr::V4(a));
+                }
+            }
+        } else if dots > 0 {
+            self.domain(name, t, true);
+        }
+    }
+
+    fn ipv6_token(&mut self, name: &str, t: &[u8]) {
+        let Ok(st) = std::str::from_utf8(t) else {
+            return;
+        };
+        if let Ok(a) = st.parse::<Ipv6Addr>() {
+            self.ip(name, IpAddr::V6(a));
+        }
+    }
+
+    fn ip(&mut self, name: &str, ip: IpAddr) {
+        let set = self.set;
+        let mut found: [Option<Found>; 8] = [None; 8];
+        let mut n = 0;
+        let mut extra: Vec<Found> = Vec::new();
+        set.probe_ip(ip, &mut |f| {
+            if n < found.len() {
+                found[n] = Some(f);
+                n += 1;
+            } else {
+                extra.push(f);
+            }
+        });
+        let kind = if ip.is_ipv4() { Kind::Ipv4 } else { Kind::Ipv6 };
+        if n > 0 || self.observations.is_some() {
+            let value = ip.to_string();
+            for f in found[..n].iter().flatten().chain(extra.iter()) {
+                self.push(name, kind, &value, *f);
+            }
+            self.observe(name, kind, value);
+        }
+    }
+
+    fn hash(&mut self, name: &str, t: &[u8]) {
+        self.scratch.clear();
+        self.scratch
+            .extend(t.iter().map(|b| b.to_ascii_lowercase()));
+        let found = self.set.probe_hash(&self.scratch);
+        if found.is_some() || self.observations.is_some() {
+            let kind = match t.len() {
+                32 => Kind::Md5,
+                40 => Kind::Sha1,
+                64 => Kind::Sha256,
+                _ => Kind::Sha512,
+            };
+            let value = String::from_utf8_lossy(&self.scratch).into_owned();
+            if let Some(f) = found {
+                self.push(name, kind, &value, f);
+            }
+            self.observe(name, kind, value);
+        }
+    }
+
+    /// Canonicalise a domain into `self.host`. ASCII takes the fast path; anything else goes
+    /// through `observable::canonical_domain` (IDNA).
+    fn canon_domain(&mut self, t: &[u8]) -> bool {
+        let t = t.strip_suffix(b".").unwrap_or(t);
+        self.host.clear();
+        if t.is_ascii() {
+            let mut label_len = 0usize;
+            let mut labels = 1;
+            let mut last_label_digits = true;
+            for &b in t {
+                let l = b.to_ascii_lowercase();
+                if l == b'.' {
+                    if label_len == 0 {
+                        return false;
+                    }
+                    labels += 1;
+                    label_len = 0;
+                    last_label_digits = true;
+                } else if l.is_ascii_alphanumeric() || l == b'-' || l == b'_' {
+                    label_len += 1;
+                    if label_len > 63 {
+                        return false;
+                    }
+                    last_label_digits &= l.is_ascii_digit();
+                } else {
+                    return false;
+                }
+                self.host.push(l);
+            }
+            label_len > 0 && labels >= 2 && !last_label_digits && t.len() <= 253
+        } else {
+            let Ok(st) = std::str::from_utf8(t) else {
+                return false;
+            };
+            match observable::canonical_domain(st) {
+                Ok(d) => {
+                    self.host.extend_from_slice(d.as_bytes());
+                    true
+                }
+                Err(_) => false,
+            }
+        }
+    }
+
+    fn domain(&mut self, name: &str, t: &[u8], observe: bool) {
+        if !self.canon_domain(t) {
+            return;
+        }
+        self.probe_host_domain(name, observe);
+    }
+
+    /// Probe `self.host` (a canonical domain) against the domain index.
+    fn probe_host_domain(&mut self, name: &str, observe: bool) {
+        let set = self.set;
+        let mut found: [Option<Found>; 4] = [None; 4];
+        let mut n = 0;
+        let mut extra = Vec::new();
+        set.probe_domain(&self.host, &mut |f| {
+            if n < found.len() {
+                found[n] = Some(f);
+                n += 1;
+            } else {
+                extra.push(f);
+            }
+        });
+        if n > 0 || (observe && self.observations.is_some()) {
+            let value = String::from_utf8_lossy(&self.host).into_owned();
+            for f in found[..n].iter().flatten().chain(extra.iter()) {
+                self.push(name, Kind::Domain, &value, *f);
+            }
+            if observe {
+                self.observe(name, Kind::Domain, value);
+            }
+        }
+    }
+
+    fn email(&mut self, name: &str, t: &[u8]) {
+        let at = memchr::memrchr(b'@', t).unwrap_or(0);
+        let local_all = &t[..at];
+        let mut ls = local_all.len();
+        while ls > 0 && {
+            let b = local_all[ls - 1];
+            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'%' | b'+' | b'-')
+        } {
+            ls -= 1;
+        }
+        let local = &local_all[ls..];
+        let mut dom = &t[at + 1..];
+        if let Some(c) = memchr::memchr(b':', dom) {
+            dom = &dom[..c];
+        }
+        if local.is_empty() || local.len() > 64 || !self.canon_domain(dom) {
+            // Not an address; the domain part may still be a domain.
+            if !dom.is_empty() {
+                self.domain(name, dom, true);
+            }
+            return;
+        }
+        let mut addr = Vec::with_capacity(local.len() + 1 + self.host.len());
+        addr.extend_from_slice(local);
+        addr.push(b'@');
+        addr.extend_from_slice(&self.host);
+        let found = self.set.probe_email(&addr);
+        if found.is_some() || self.observations.is_some() {
+            let value = String::from_utf8_lossy(&addr).into_owned();
+            if let Some(f) = found {
+                self.push(name, Kind::Email, &value, f);
+            }
+            self.observe(name, Kind::Email, value);
+        }
+        // The address's domain is a sighting of that domain too.
+        self.probe_host_domain(name, true);
+    }
+
+    /// A URL candidate (scheme included). `host_probe`: also match its host as domain / IP.
+    fn url(&mut self, name: &str, raw: &[u8], host_probe: bool) {
+        let refanged;
+        let raw: &[u8] = if needs_refang_url(raw) {
+            let Ok(st) = std::str::from_utf8(raw) else {
+                return;
+            };
+            refanged = observable::refang(st).into_owned();
+            refanged.as_bytes()
+        } else {
+            raw
+        };
+        let Some(sep) = memchr::memmem::find(raw, b"://") else {
+            return;
+        };
+        let rest = &raw[sep + 3..];
+        let auth_end = rest
+            .iter()
+            .position(|&b| matches!(b, b'/' | b'?' | b'#' | b'\\'))
+            .unwrap_or(rest.len());
+        let authority = &rest[..auth_end];
+        let host_port = match memchr::memrchr(b'@', authority) {
+            Some(k) => &authority[k + 1..],
+            None => authority,
+        };
+        // Canonical host into self.host; `ip` set for IP literals.
+        let mut ip: Option<IpAddr> = None;
+        if let Some(inner) = host_port.strip_prefix(b"[") {
+            let Some(close) = memchr::memchr(b']', inner) else {
+                return;
+            };
+            let Ok(a) = std::str::from_utf8(&inner[..close])
+                .unwrap_or("")
+                .parse::<Ipv6Addr>()
+            else {
+                return;
+            };
+            ip = Some(IpAddr::V6(a));
+            self.host.clear();
+            self.host.extend_from_slice(format!("[{a}]").as_bytes());
+        } else {
+            let h = match memchr::memchr(b':', host_port) {
+                Some(k) => &host_port[..k],
+                None => host_port,
+            };
+            if h.is_empty() {
+                return;
+            }
+            if h.iter().all(|&b| b.is_ascii_digit() || b == b'.') {
+                match parse_ipv4(h) {
+                    Some(a) => {
+                        ip = Some(IpAddr::V4(a));
+                        self.host.clear();
+                        self.host.extend_from_slice(h);
+                    }
+                    // WHATWG accepts odd IPv4 spellings; leave them to the slow path below.
+                    None => self.host.clear(),
+                }
+            } else if !self.canon_domain(h) {
+                self.host.clear();
+            }
+        }
+        if host_probe {
+            match ip {
+                Some(a) => self.ip(name, a),
+                None if !self.host.is_empty() => self.probe_host_domain(name, true),
+                None => {}
+            }
+        }
+        let collect = self.observations.is_some();
+        if !self.set.has_urls() && !collect {
+            return;
+        }
+        // Prefilter: no URL indicator has this host, so no exact match is possible.
+        let host_hit = if self.host.is_empty() {
+            None
+        } else {
+            self.set.probe_url_host(&self.host)
+        };
+        if host_hit.is_none() && !self.host.is_empty() && !collect {
+            return;
+        }
+        let Ok(st) = std::str::from_utf8(raw) else {
+            return;
+        };
+        let Ok(canonical) = observable::canonical_url(st) else {
+            return;
+        };
+        let host_hit = match host_hit {
+            Some(h) => Some(h),
+            None if self.host.is_empty() => crate::set::url_host_of_canonical(&canonical)
+                .and_then(|h| self.set.probe_url_host(h.as_bytes())),
+            None => None,
+        };
+        if let Some(hh) = host_hit {
+            match self.set.probe_url(canonical.as_bytes()) {
+                Some(f) => self.push(name, Kind::Url, &canonical, f),
+                None => self.push(name, Kind::Url, &canonical, hh),
+            }
+        }
+        self.observe(name, Kind::Url, canonical);
+    }
+
+    fn push(&mut self, name: &str, kind: Kind, value: &str, f: Found) {
+        if self
+            .hits
+            .iter()
+            .any(|h| h.indicator == f.indicator && h.field == name && h.value == value)
+        {
+            return;
+        }
+        self.hits.push(LineHit {
+            field: name.to_string(),
+            kind,
+            value: value.to_string(),
+            rule: f.rule,
+            indicator: f.indicator,
+            handles: f.handles,
+        });
+    }
+
+    fn observe(&mut self, name: &str, kind: Kind, value: String) {
+        if let Some(obs) = &mut self.observations {
+            let o = Observable { kind, value };
+            if !obs.iter().any(|(n, x)| n == name && *x == o) {
+                obs.push((name.to_string(), o));
+            }
+        }
+    }
+}
+
+/// A value that is one URL and nothing else: `scheme://...` with no whitespace.
+fn whole_url(v: &[u8]) -> Option<usize> {
+    let sep = memchr::memmem::find(v, b"://")?;
+    if sep == 0 || sep > MAX_SCHEME_LEN || !v[..sep].iter().all(|&b| class(b) & T_SCHEME != 0) {
+        return None;
+    }
+    if !v[0].is_ascii_alphabetic() || v.iter().any(|&b| b <= b' ') {
+        return None;
+    }
+    Some(sep)
+}
+
+fn needs_refang_url(raw: &[u8]) -> bool {
+    let p = &raw[..raw.len().min(5)];
+    let lower = |b: &u8| b.to_ascii_lowercase();
+    let starts = |pre: &[u8]| {
+        p.len() >= pre.len() && p.iter().map(lower).take(pre.len()).eq(pre.iter().copied())
+    };
+    starts(b"hxxp")
+        || starts(b"hxtp")
+        || starts(b"fxp")
+        || memchr::memchr3(b'[', b'(', b'{', raw).is_some()
+}
+
+/// Bytes of a defang marker starting at `i` (`[.]`, `(.)`, `[dot]`, `[at]`, ...), or 0.
+#[inline]
+fn defang_len(s: &[u8], i: usize) -> usize {
+    let b = s[i];
+    if b != b'[' && b != b'(' && b != b'{' {
+        return 0;
+    }
+    const NEEDLES: [&[u8]; 9] = [
+        b"[.]", b"(.)", b"{.}", b"[dot]", b"(dot)", b"[:]", b"[at]", b"(at)", b"[@]",
+    ];
+    for n in NEEDLES {
+        if s[i..].starts_with(n) {
+            return n.len();
+        }
+    }
+    0
+}
+
+/// Strip punctuation a sentence may glue to a token ("see evil.example." / "1.2.3.4:").
+fn trim_token(mut t: &[u8]) -> &[u8] {
+    while let [b'.' | b'-' | b':' | b'@' | b'+', rest @ ..] = t {
+        t = rest;
+    }
+    while let [rest @ .., b'.' | b'-' | b':' | b'@' | b'+'] = t {
+        t = rest;
+    }
+    t
+}
+
+/// End of a URL found in free text: drop trailing sentence punctuation and unbalanced closers.
+fn trim_url_end(u: &[u8]) -> usize {
+    let mut end = u.len();
+    loop {
+        let Some(&b) = u[..end].last() else {
+            return end;
+        };
+        let drop = match b {
+            b'.' | b',' | b';' | b':' | b'!' | b'?' | b'\'' => true,
+            b')' => memchr::memchr(b'(', &u[..end]).is_none(),
+            b']' => memchr::memchr(b'[', &u[..end]).is_none(),
+            _ => false,
+        };
+        if !drop {
+            return end;
+        }
+        end -= 1;
+    }
+}
+
+fn trim_ascii(v: &[u8]) -> &[u8] {
+    let s = v
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(v.len());
+    let e = v
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(s, |e| e + 1);
+    &v[s..e]
+}
+
+/// Dotted-quad IPv4 with std's rules (no leading zeros, each octet ≤ 255), without UTF-8
+/// validation or allocation.
+#[inline]
+pub(crate) fn parse_ipv4(t: &[u8]) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut k = 0;
+    let mut val: u32 = 0;
+    let mut digits = 0;
+    let mut lead_zero = false;
+    for &b in t {
+        if b == b'.' {
+            if digits == 0 || k == 3 {
+                return None;
+            }
+            octets[k] = val as u8;
+            k += 1;
+            val = 0;
+            digits = 0;
+            lead_zero = false;
+        } else if b.is_ascii_digit() {
+            if lead_zero {
+                return None;
+            }
+            if digits == 0 && b == b'0' {
+                lead_zero = true;
+            }
+            val = val * 10 + (b - b'0') as u32;
+            digits += 1;
+            if val > 255 || digits > 3 {
+                return None;
+            }
+        } else {
+            return None;
+        }
+    }
+    if k != 3 || digits == 0 {
+        return None;
+    }
+    octets[3] = val as u8;
+    Some(Ipv4Addr::from(octets))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::set::IndicatorSetBuilder;
+
+    fn set() -> IndicatorSet {
+        let mut b = IndicatorSetBuilder::new();
+        b.add(1, Kind::Domain, "evil.example").unwrap();
+        b.add(2, Kind::Ipv4, "192.0.2.0/24").unwrap();
+        b.add(3, Kind::Ipv6, "2001:db8::/32").unwrap();
+        b.add(4, Kind::Url, "http://bad.example/gate.php?id=1")
+            .unwrap();
+        b.add(5, Kind::Md5, "d41d8cd98f00b204e9800998ecf8427e")
+            .unwrap();
+        b.add(6, Kind::Email, "phish@mail.example").unwrap();
+        b.add(7, Kind::Ipv4, "198.51.100.7").unwrap();
+        b.build().unwrap()
+    }
+
+    fn run(s: &IndicatorSet, text: &str) -> Vec<(MatchRule, String)> {
+        let tf: Vec<String> = Vec::new();
+        let mut c = LineCtx::new(s, None, &tf);
+        c.text("text", text.as_bytes());
+        c.hits.iter().map(|h| (h.rule, h.value.clone())).collect()
+    }
+
+    #[test]
+    fn tokenises_plain_text() {
+        let s = set();
+        assert_eq!(
+            run(&s, "query a.b.EVIL.example. from 10.0.0.1"),
+            vec![(MatchRule::Subdomain, "a.b.evil.example".into())]
+        );
+        assert!(run(&s, "query notevil.example").is_empty());
+        assert_eq!(
+            run(&s, "dst=192.0.2.55:443"),
+            vec![(MatchRule::IpInCidr, "192.0.2.55".into())]
+        );
+        assert_eq!(
+            run(&s, "[2001:db8::5]:53"),
+            vec![(MatchRule::IpInCidr, "2001:db8::5".into())]
+        );
+        assert_eq!(
+            run(&s, "md5=D41D8CD98F00B204E9800998ECF8427E,"),
+            vec![(MatchRule::Hash, "d41d8cd98f00b204e9800998ecf8427e".into())]
+        );
+        assert_eq!(
+            run(&s, "from: <phish@Mail.Example>"),
+            vec![(MatchRule::Email, "phish@mail.example".into())]
+        );
+        assert_eq!(
+            run(&s, "198.51.100.07 1.2.3.4.5 198.51.100.7"),
+            vec![(MatchRule::IpExact, "198.51.100.7".into())]
+        );
+    }
+
+    #[test]
+    fn tokenises_defanged_forms() {
+        let s = set();
+        assert_eq!(
+            run(&s, "c2 at evil[.]example"),
+            vec![(MatchRule::DomainExact, "evil.example".into())]
+        );
+        assert_eq!(
+            run(&s, "ip 198[.]51[.]100[.]7"),
+            vec![(MatchRule::IpExact, "198.51.100.7".into())]
+        );
+        let r = run(&s, "see hxxp://bad[.]example/gate.php?id=1.");
+        assert_eq!(
+            r,
+            vec![(
+                MatchRule::UrlExact,
+                "http://bad.example/gate.php?id=1".into()
+            )]
+        );
+        let r = run(&s, "see hxxp[:]//bad[.]example/gate.php?id=1");
+        assert_eq!(
+            r,
+            vec![(
+                MatchRule::UrlExact,
+                "http://bad.example/gate.php?id=1".into()
+            )]
+        );
+        assert_eq!(
+            run(&s, "phish[at]mail[.]example"),
+            vec![(MatchRule::Email, "phish@mail.example".into())]
+        );
+    }
+
+    #[test]
+    fn urls_in_text() {
+        let s = set();
+        let r = run(&s, "GET HTTP://BAD.example:80/gate.php?id=1 200");
+        assert_eq!(
+            r,
+            vec![(
+                MatchRule::UrlExact,
+                "http://bad.example/gate.php?id=1".into()
+            )]
+        );
+        let r = run(&s, "GET http://bad.example/other 200");
+        assert_eq!(
+            r,
+            vec![(MatchRule::UrlHost, "http://bad.example/other".into())]
+        );
+        let r = run(&s, "(http://x.evil.example/a)");
+        assert_eq!(r, vec![(MatchRule::Subdomain, "x.evil.example".into())]);
+        let r = run(&s, "url='http://[2001:db8::1]/x'");
+        assert_eq!(r, vec![(MatchRule::IpInCidr, "2001:db8::1".into())]);
+    }
+
+    #[test]
+    fn ipv4_parser_agrees_with_std() {
+        for s in [
+            "1.2.3.4",
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.1.1.1",
+            "01.2.3.4",
+            "1.2.3",
+            "1..2.3",
+            "1.2.3.4.",
+            "1.2.3.04",
+        ] {
+            assert_eq!(parse_ipv4(s.as_bytes()), s.parse().ok(), "{s}");
+        }
+    }
+}
