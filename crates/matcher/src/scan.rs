@@ -779,3 +779,7 @@ impl<'s> Worker<'s> {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "scan_tests.rs"]
+mod tests;

@@ -130,9 +130,8 @@ impl FormatState {
     pub fn initial(format: LogFormat, first_block: &[u8]) -> FormatState {
         match format {
             LogFormat::JsonLines => FormatState::Json,
-            LogFormat::Zeek => FormatState::Zeek(Arc::new(
-                zeek::ZeekHeader::default().updated_by(first_block),
-            )),
+            // Header lines inside a block are applied by the worker as it meets them.
+            LogFormat::Zeek => FormatState::Zeek(Arc::new(zeek::ZeekHeader::default())),
             LogFormat::Cef => FormatState::Cef,
             LogFormat::KeyValue => FormatState::KeyValue,
             LogFormat::Csv => {

@@ -1,0 +1,564 @@
+//! Scanner tests: every format end to end, gzip, stdin-style readers, ordering across
+//! threads, and each bad-input policy.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use observable::Kind;
+
+use crate::*;
+
+fn set() -> IndicatorSet {
+    let mut b = IndicatorSetBuilder::new();
+    b.add(1, Kind::Domain, "evil.example").unwrap();
+    b.add(2, Kind::Ipv4, "192.0.2.0/24").unwrap();
+    b.add(3, Kind::Ipv6, "2001:db8::/32").unwrap();
+    b.add(4, Kind::Url, "http://bad.example/gate.php?id=1")
+        .unwrap();
+    b.add(5, Kind::Md5, "d41d8cd98f00b204e9800998ecf8427e")
+        .unwrap();
+    b.add(6, Kind::Sha256, &"ab".repeat(32)).unwrap();
+    b.add(7, Kind::Ipv4, "198.51.100.7").unwrap();
+    b.add(8, Kind::Email, "phish@mail.example").unwrap();
+    b.add(9, Kind::Sha1, &"cd".repeat(20)).unwrap();
+    b.add(10, Kind::Sha512, &"ef".repeat(64)).unwrap();
+    b.build().unwrap()
+}
+
+type Row = (u64, String, String, MatchRule, Vec<u32>);
+
+fn scan_with(scanner: &Scanner, data: &[u8]) -> (Vec<Row>, Summary) {
+    let s = set();
+    let mut hits = Vec::new();
+    let sum = scanner
+        .scan_bytes(data, "mem", &s, &mut |h: &Hit| {
+            hits.push((
+                h.line,
+                h.field.clone(),
+                h.value.clone(),
+                h.rule,
+                h.handles.clone(),
+            ))
+        })
+        .unwrap();
+    (hits, sum)
+}
+
+fn scan(format: LogFormat, data: &str) -> (Vec<Row>, Summary) {
+    scan_with(
+        &Scanner::builder().format(format).threads(2).build(),
+        data.as_bytes(),
+    )
+}
+
+fn row(line: u64, field: &str, value: &str, rule: MatchRule, h: u32) -> Row {
+    (line, field.into(), value.into(), rule, vec![h])
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("matcher-test-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d.join(name)
+}
+
+#[test]
+fn json_lines_with_paths_and_escapes() {
+    let data = concat!(
+        "{\"ts\":\"2024-01-02T03:04:05Z\",\"dns\":{\"rrname\":\"a.b.evil.example\"},\"src\":\"10.0.0.1\"}\n",
+        "{\"url\":\"http://BAD.example:80/gate.php?id=1\",\"n\":[1,2,{\"x\":\"192.0.2.9\"}]}\n",
+        "{\"q\":\"notevil.example\",\"esc\":\"\\u0065vil.example\"}\n",
+    );
+    let (hits, sum) = scan(LogFormat::JsonLines, data);
+    assert_eq!(
+        hits,
+        vec![
+            row(1, "dns.rrname", "a.b.evil.example", MatchRule::Subdomain, 1),
+            row(
+                2,
+                "url",
+                "http://bad.example/gate.php?id=1",
+                MatchRule::UrlExact,
+                4
+            ),
+            row(2, "n.x", "192.0.2.9", MatchRule::IpInCidr, 2),
+            row(3, "esc", "evil.example", MatchRule::DomainExact, 1),
+        ]
+    );
+    assert_eq!(sum.lines, 3);
+    let t = sum.sightings[&1].first_seen.unwrap();
+    assert_eq!(t.to_rfc3339(), "2024-01-02T03:04:05+00:00");
+
+    // Configured field paths: only dns.rrname is matched.
+    let sc = Scanner::builder()
+        .format(LogFormat::JsonLines)
+        .fields(["dns.rrname"])
+        .build();
+    let (hits, _) = scan_with(&sc, data.as_bytes());
+    assert_eq!(hits.len(), 1);
+}
+
+#[test]
+fn zeek_conn_dns_http_ssl_files() {
+    let conn = "#separator \\x09\n#fields\tts\tuid\tid.orig_h\tid.resp_h\tid.resp_p\n#types\ttime\tstring\taddr\taddr\tport\n1700000000.5\tC1\t10.0.0.1\t192.0.2.5\t443\n1700000001.0\tC2\t10.0.0.1\t2001:db8::1\t53\n";
+    let (hits, sum) = scan(LogFormat::Zeek, conn);
+    assert_eq!(
+        hits,
+        vec![
+            row(4, "id.resp_h", "192.0.2.5", MatchRule::IpInCidr, 2),
+            row(5, "id.resp_h", "2001:db8::1", MatchRule::IpInCidr, 3),
+        ]
+    );
+    assert_eq!(
+        sum.sightings[&2].first_seen.unwrap().timestamp(),
+        1700000000
+    );
+
+    let dns = "#fields\tts\tquery\tanswers\n1700000000\tx.evil.example\t1.2.3.4,198.51.100.7\n1700000000\tnotevil.example\t-\n";
+    let (hits, _) = scan(LogFormat::Zeek, dns);
+    assert_eq!(
+        hits,
+        vec![
+            row(2, "query", "x.evil.example", MatchRule::Subdomain, 1),
+            row(2, "answers", "198.51.100.7", MatchRule::IpExact, 7),
+        ]
+    );
+
+    let http =
+        "#fields\tts\thost\turi\tuser_agent\n1700000000\tbad.example\t/gate.php?id=1\tcurl\n";
+    let (hits, _) = scan(LogFormat::Zeek, http);
+    assert_eq!(
+        hits,
+        vec![row(
+            2,
+            "url",
+            "http://bad.example/gate.php?id=1",
+            MatchRule::UrlExact,
+            4
+        )]
+    );
+
+    let ssl = "#fields\tts\tserver_name\n1700000000\tcdn.evil.example\n";
+    let (hits, _) = scan(LogFormat::Zeek, ssl);
+    assert_eq!(
+        hits,
+        vec![row(
+            2,
+            "server_name",
+            "cdn.evil.example",
+            MatchRule::Subdomain,
+            1
+        )]
+    );
+
+    let files = format!(
+        "#fields\tts\tmd5\tsha1\tsha256\n1700000000\tD41D8CD98F00B204E9800998ECF8427E\t{}\t{}\n",
+        "cd".repeat(20),
+        "ab".repeat(32)
+    );
+    let (hits, _) = scan(LogFormat::Zeek, &files);
+    let rules: Vec<_> = hits.iter().map(|h| (h.1.as_str(), h.3)).collect();
+    assert_eq!(
+        rules,
+        vec![
+            ("md5", MatchRule::Hash),
+            ("sha1", MatchRule::Hash),
+            ("sha256", MatchRule::Hash)
+        ]
+    );
+
+    // Wrong column count and data before a header are skipped with reasons.
+    let (_, sum) = scan(LogFormat::Zeek, "1\t2\n#fields\ta\tb\n1\t2\t3\n");
+    assert_eq!(sum.skipped_lines[&SkipReason::MissingHeader], 1);
+    assert_eq!(sum.skipped_lines[&SkipReason::ZeekFieldCount], 1);
+}
+
+#[test]
+fn cef_and_key_value() {
+    let cef = "<13>Jan  2 03:04:05 fw CEF:0|Vendor|FW|1.0|100|Blocked evil.example|5|rt=1700000000000 src=10.0.0.1 dst=192.0.2.7 request=http://bad.example/gate.php?id=1 msg=user said a\\=b phish@mail.example\n";
+    let (hits, sum) = scan(LogFormat::Cef, cef);
+    assert_eq!(
+        hits,
+        vec![
+            row(1, "name", "evil.example", MatchRule::DomainExact, 1),
+            row(1, "dst", "192.0.2.7", MatchRule::IpInCidr, 2),
+            row(
+                1,
+                "request",
+                "http://bad.example/gate.php?id=1",
+                MatchRule::UrlExact,
+                4
+            ),
+            row(1, "msg", "phish@mail.example", MatchRule::Email, 8),
+        ]
+    );
+    assert_eq!(
+        sum.sightings[&2].first_seen.unwrap().timestamp(),
+        1700000000
+    );
+    let (_, sum) = scan(LogFormat::Cef, "CEF:0|only|three\n");
+    assert_eq!(sum.skipped_lines[&SkipReason::MalformedCef], 1);
+
+    let kv = "2024-01-02T03:04:05Z host app: action=block src=10.0.0.1 dst=\"198.51.100.7\" query=\"x y.evil.example\"\n";
+    let (hits, sum) = scan(LogFormat::KeyValue, kv);
+    assert_eq!(
+        hits,
+        vec![
+            row(1, "dst", "198.51.100.7", MatchRule::IpExact, 7),
+            row(1, "query", "y.evil.example", MatchRule::Subdomain, 1),
+        ]
+    );
+    assert!(sum.sightings[&7].first_seen.is_some());
+}
+
+#[test]
+fn csv_with_header() {
+    let data = "time,client,\"query name\",note\n2024-01-02 03:04:05,10.0.0.1,a.evil.example,\"said \"\"hi\"\", from 192.0.2.1\"\n2024-01-02 03:04:06,10.0.0.1,\"unterminated\n1,2\n";
+    let (hits, sum) = scan(LogFormat::Csv, data);
+    assert_eq!(
+        hits,
+        vec![
+            row(2, "query name", "a.evil.example", MatchRule::Subdomain, 1),
+            row(2, "note", "192.0.2.1", MatchRule::IpInCidr, 2),
+        ]
+    );
+    assert_eq!(sum.skipped_lines[&SkipReason::MalformedCsv], 2);
+    assert_eq!(sum.lines, 4);
+}
+
+#[test]
+fn plain_text_tokens_and_defanged() {
+    let data = "2024-01-02T03:04:05Z c2 evil[.]example seen\nhash D41D8CD98F00B204E9800998ECF8427E and hxxp://bad[.]example/gate.php?id=1\nnotevil.example 192.0.2\nmail from phish[at]mail[.]example\n";
+    let (hits, sum) = scan(LogFormat::Text, data);
+    assert_eq!(
+        hits,
+        vec![
+            row(1, "text", "evil.example", MatchRule::DomainExact, 1),
+            row(
+                2,
+                "text",
+                "d41d8cd98f00b204e9800998ecf8427e",
+                MatchRule::Hash,
+                5
+            ),
+            row(
+                2,
+                "text",
+                "http://bad.example/gate.php?id=1",
+                MatchRule::UrlExact,
+                4
+            ),
+            row(4, "text", "phish@mail.example", MatchRule::Email, 8),
+        ]
+    );
+    assert!(sum.sightings[&1].first_seen.is_some());
+    let sha512 = format!("x {}\n", "EF".repeat(64));
+    let (hits, _) = scan(LogFormat::Text, &sha512);
+    assert_eq!(hits[0].3, MatchRule::Hash);
+}
+
+#[test]
+fn gzip_file_and_stdin_reader() {
+    let text = "a\nquery x.evil.example\nb\n".repeat(1000);
+    let path = tmp("log.gz");
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(&path).unwrap(),
+        flate2::Compression::fast(),
+    );
+    enc.write_all(text.as_bytes()).unwrap();
+    enc.finish().unwrap();
+    let sc = Scanner::builder().threads(2).block_size(4096).build();
+    let s = set();
+    let mut lines = Vec::new();
+    let sum = sc
+        .scan_path(&path, &s, &mut |h: &Hit| lines.push(h.line))
+        .unwrap();
+    assert_eq!(sum.lines, 3000);
+    assert_eq!(lines, (0..1000).map(|i| i * 3 + 2).collect::<Vec<_>>());
+    assert_eq!(sum.format, Some(LogFormat::Text));
+
+    // The same bytes as a stream (what stdin gives), plain and gzip.
+    let mut n = 0;
+    let sum2 = sc
+        .scan_reader(
+            std::io::Cursor::new(text.clone().into_bytes()),
+            "-",
+            &s,
+            &mut |_: &Hit| n += 1,
+        )
+        .unwrap();
+    assert_eq!((n, sum2.lines), (1000, 3000));
+    let gz = std::fs::read(&path).unwrap();
+    let mut n = 0;
+    sc.scan_reader(std::io::Cursor::new(gz), "-", &s, &mut |_: &Hit| n += 1)
+        .unwrap();
+    assert_eq!(n, 1000);
+    let _ = std::fs::remove_file(path);
+}
+
+#[test]
+fn order_is_input_order_across_threads() {
+    let mut data = String::new();
+    for i in 0..20_000u32 {
+        if i % 7 == 0 {
+            data.push_str(&format!("{{\"n\":{i},\"q\":\"h{i}.evil.example\"}}\n"));
+        } else {
+            data.push_str(&format!("{{\"n\":{i},\"q\":\"h{i}.fine.example\"}}\n"));
+        }
+    }
+    for threads in [1, 2, 4, 8] {
+        let sc = Scanner::builder().threads(threads).block_size(1000).build();
+        let (hits, sum) = scan_with(&sc, data.as_bytes());
+        let lines: Vec<u64> = hits.iter().map(|h| h.0).collect();
+        let want: Vec<u64> = (0..20_000u64)
+            .filter(|i| i % 7 == 0)
+            .map(|i| i + 1)
+            .collect();
+        assert_eq!(lines, want, "threads={threads}");
+        assert_eq!(hits[1].2, "h7.evil.example");
+        assert_eq!(sum.lines, 20_000);
+        // Streamed too.
+        let s = set();
+        let mut l2 = Vec::new();
+        sc.scan_reader(data.as_bytes(), "-", &s, &mut |h: &Hit| l2.push(h.line))
+            .unwrap();
+        assert_eq!(l2, want, "stream threads={threads}");
+    }
+}
+
+#[test]
+fn binary_file_is_skipped_with_reason() {
+    let mut data = b"\x7fELF\x00\x00\x01evil.example\n".to_vec();
+    data.extend_from_slice(b"evil.example\n");
+    let sc = Scanner::builder().build();
+    let (hits, sum) = scan_with(&sc, &data);
+    assert!(hits.is_empty());
+    assert_eq!(
+        sum.skipped_files,
+        vec![SkippedFile {
+            file: "mem".into(),
+            reason: SkipReason::Binary
+        }]
+    );
+    // Policy Scan: matched anyway.
+    let sc = Scanner::builder()
+        .binary(BinaryPolicy::Scan)
+        .format(LogFormat::Text)
+        .build();
+    let (hits, _) = scan_with(&sc, &data);
+    assert_eq!(hits.len(), 2);
+}
+
+#[test]
+fn malformed_json_line_is_counted_and_run_goes_on() {
+    let data = "{\"q\":\"evil.example\"}\n{\"q\": oops}\n{\"q\":\"a\"} trailing\n{\"q\":\"x.evil.example\"}\n";
+    let (hits, sum) = scan(LogFormat::JsonLines, data);
+    assert_eq!(hits.iter().map(|h| h.0).collect::<Vec<_>>(), vec![1, 4]);
+    assert_eq!(sum.skipped_lines[&SkipReason::MalformedJson], 2);
+    assert_eq!(sum.skipped(), 2);
+    let deep = format!(
+        "{}{}\n",
+        "[".repeat(MAX_JSON_DEPTH + 5),
+        "]".repeat(MAX_JSON_DEPTH + 5)
+    );
+    let (_, sum) = scan(LogFormat::JsonLines, &deep);
+    assert_eq!(sum.skipped_lines[&SkipReason::MalformedJson], 1);
+}
+
+/// A reader producing `head`, then `n` bytes of 'a', then `tail`, without holding them.
+struct Huge {
+    head: Vec<u8>,
+    n: usize,
+    tail: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for Huge {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let total = self.head.len() + self.n + self.tail.len();
+        let mut k = 0;
+        while k < buf.len() && self.pos < total {
+            let p = self.pos;
+            buf[k] = if p < self.head.len() {
+                self.head[p]
+            } else if p < self.head.len() + self.n {
+                b'a'
+            } else {
+                self.tail[p - self.head.len() - self.n]
+            };
+            k += 1;
+            self.pos += 1;
+        }
+        Ok(k)
+    }
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .unwrap_or("0")
+                    .parse()
+                    .unwrap_or(0)
+            })
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn hundred_megabyte_line_is_skipped_streamed_and_mapped() {
+    const HUGE: usize = 100 << 20;
+    let head = b"evil.example first\n".to_vec();
+    let tail = b" still the long line evil.example\nx.evil.example after\n".to_vec();
+    let sc = Scanner::builder()
+        .format(LogFormat::Text)
+        .threads(2)
+        .build();
+    let s = set();
+    let mut lines = Vec::new();
+    let before = rss_kib();
+    let sum = sc
+        .scan_reader(
+            Huge {
+                head: head.clone(),
+                n: HUGE,
+                tail: tail.clone(),
+                pos: 0,
+            },
+            "-",
+            &s,
+            &mut |h: &Hit| lines.push(h.line),
+        )
+        .unwrap();
+    let grown_mib = rss_kib().saturating_sub(before) / 1024;
+    assert_eq!(lines, vec![1, 3]);
+    assert_eq!(sum.lines, 3);
+    assert_eq!(sum.skipped_lines[&SkipReason::LineTooLong], 1);
+    assert_eq!(sum.bytes as usize, head.len() + HUGE + tail.len());
+    // The peak may only grow by the in-flight buffers, never by the line.
+    assert!(grown_mib < 60, "peak RSS grew by {grown_mib} MiB");
+
+    // Memory-mapped file: the line is a slice of the map, skipped without copying.
+    let path = tmp("huge.log");
+    {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        f.write_all(&head).unwrap();
+        let chunk = vec![b'a'; 1 << 20];
+        for _ in 0..100 {
+            f.write_all(&chunk).unwrap();
+        }
+        f.write_all(&tail).unwrap();
+    }
+    let mut lines = Vec::new();
+    let sum = sc
+        .scan_path(&path, &s, &mut |h: &Hit| lines.push(h.line))
+        .unwrap();
+    assert_eq!(lines, vec![1, 3]);
+    assert_eq!(sum.skipped_lines[&SkipReason::LineTooLong], 1);
+    let _ = std::fs::remove_file(path);
+}
+
+#[test]
+fn events_for_complex_pattern_indicators() {
+    let mut b = IndicatorSetBuilder::new();
+    b.add(1, Kind::Domain, "evil.example").unwrap();
+    b.add(2, Kind::Ipv4, "192.0.2.1").unwrap();
+    b.mark_complex(2);
+    let s = b.build().unwrap();
+    struct S(Vec<Hit>, Vec<Event>);
+    impl Sink for S {
+        fn hit(&mut self, h: &Hit) {
+            self.0.push(h.clone());
+        }
+        fn event(&mut self, e: &Event) {
+            self.1.push(e.clone());
+        }
+    }
+    let mut sink = S(vec![], vec![]);
+    let data = "{\"ts\":1700000000,\"q\":\"evil.example\",\"dst\":\"192.0.2.1\",\"other\":\"203.0.113.9\"}\n{\"q\":\"evil.example\"}\n";
+    Scanner::builder()
+        .events(EventMode::Complex)
+        .build()
+        .scan_bytes(data.as_bytes(), "m", &s, &mut sink)
+        .unwrap();
+    assert_eq!(sink.0.len(), 3);
+    assert_eq!(sink.1.len(), 1);
+    let e = &sink.1[0];
+    assert_eq!((e.line, e.handles.clone()), (1, vec![1, 2]));
+    let obs: Vec<String> = e.fields.iter().map(|(f, o)| format!("{f}={o}")).collect();
+    assert_eq!(
+        obs,
+        vec![
+            "q=domain-name:evil.example",
+            "dst=ipv4-addr:192.0.2.1",
+            "other=ipv4-addr:203.0.113.9"
+        ]
+    );
+    assert_eq!(e.time.unwrap().timestamp(), 1700000000);
+}
+
+#[test]
+fn auto_detects_format_per_input() {
+    let (hits, sum) = scan_with(
+        &Scanner::builder().build(),
+        b"#fields\tts\tquery\n1\tevil.example\n",
+    );
+    assert_eq!(sum.format, Some(LogFormat::Zeek));
+    assert_eq!(hits.len(), 1);
+    let hit_json = {
+        let s = set();
+        let mut out = String::new();
+        Scanner::builder()
+            .build()
+            .scan_bytes(b"{\"q\":\"evil.example\"}", "f\"1", &s, &mut |h: &Hit| {
+                out = h.to_json()
+            })
+            .unwrap();
+        out
+    };
+    assert_eq!(
+        hit_json,
+        r#"{"file":"f\"1","line":1,"field":"q","kind":"domain-name","value":"evil.example","rule":"domain-exact","indicator":"evil.example","handles":[1],"time":null}"#
+    );
+}
+
+#[test]
+fn random_bytes_never_panic_in_any_format() {
+    // Stable-toolchain smoke test standing in for the fuzz targets in fuzz/.
+    let s = set();
+    let mut x: u64 = 0x2545f4914f6cdd1d;
+    let alphabet = b"{}[]\":,\\ \t\n=|#.-_/:@abcdefxhp0123456789CEF<>\"'()\x00\xff";
+    for round in 0..300 {
+        let len = (round * 37) % 2000;
+        let mut data = Vec::with_capacity(len);
+        for _ in 0..len {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            data.push(if x % 3 == 0 {
+                (x >> 8) as u8
+            } else {
+                alphabet[(x >> 16) as usize % alphabet.len()]
+            });
+        }
+        for f in [
+            LogFormat::JsonLines,
+            LogFormat::Zeek,
+            LogFormat::Cef,
+            LogFormat::KeyValue,
+            LogFormat::Csv,
+            LogFormat::Text,
+        ] {
+            let sc = Scanner::builder()
+                .format(f)
+                .threads(1)
+                .binary(BinaryPolicy::Scan)
+                .block_size(128)
+                .build();
+            sc.scan_bytes(&data, "r", &s, &mut |_: &Hit| {}).unwrap();
+        }
+        let _ = LogFormat::detect(&data);
+    }
+}
