@@ -12,9 +12,13 @@
 pub mod bundle;
 pub mod common;
 pub mod id;
+pub mod marking;
 pub mod object;
+pub mod validate;
 pub mod pattern;
 
 pub use bundle::{BundleReader, BundleWriter, Entry};
 pub use common::{Category, Pointer, Timestamp};
+pub use marking::{Markings, Pap, Tlp};
 pub use object::StixObject;
+pub use validate::{validate_object, Issue, Report, Severity};
