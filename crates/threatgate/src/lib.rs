@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod auth;
 pub mod cli;
+pub mod export;
 pub mod lookup;
 pub mod model;
 pub mod policy;

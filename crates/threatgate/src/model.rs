@@ -48,25 +48,17 @@ macro_rules! string_enum {
     };
 }
 
-string_enum! {
-    /// Traffic Light Protocol 2.0, ordered from least to most restricted.
-    Tlp { Clear => "clear" | "white" | "tlp:clear" | "tlp:white", Green => "green" | "tlp:green",
-          Amber => "amber" | "tlp:amber", AmberStrict => "amber+strict" | "tlp:amber+strict" | "amber-strict",
-          Red => "red" | "tlp:red" }
+/// TLP and PAP come from the STIX crate, which also knows their marking definitions.
+pub use stix::marking::{Pap, Tlp};
+
+/// Parse a TLP level as users write it (`amber+strict`, `TLP:WHITE`, ...).
+pub fn parse_tlp(s: &str) -> Result<Tlp, ParseError> {
+    Tlp::parse(s).ok_or_else(|| ParseError(format!("{s:?} is not a TLP level; expected one of: clear, green, amber, amber+strict, red")))
 }
 
-string_enum! {
-    /// Permissible Actions Protocol: what the receiver may do with the information.
-    /// Only CLEAR and GREEN permit active action (e.g. a takedown).
-    Pap { Clear => "clear" | "white" | "pap:clear" | "pap:white", Green => "green" | "pap:green",
-          Amber => "amber" | "pap:amber", Red => "red" | "pap:red" }
-}
-
-impl Pap {
-    /// Whether an operation may act on data carrying this PAP without asking the source.
-    pub fn permits_active_action(self) -> bool {
-        matches!(self, Pap::Clear | Pap::Green)
-    }
+/// Parse a PAP level as users write it (`green`, `PAP:AMBER`, ...).
+pub fn parse_pap(s: &str) -> Result<Pap, ParseError> {
+    Pap::parse(s).ok_or_else(|| ParseError(format!("{s:?} is not a PAP level; expected one of: clear, green, amber, red")))
 }
 
 string_enum! {
@@ -418,9 +410,9 @@ mod tests {
         assert!(
             Tlp::Clear < Tlp::Green && Tlp::Amber < Tlp::AmberStrict && Tlp::AmberStrict < Tlp::Red
         );
-        assert_eq!("amber+strict".parse::<Tlp>().unwrap(), Tlp::AmberStrict);
-        assert_eq!("TLP:WHITE".parse::<Tlp>().unwrap(), Tlp::Clear);
-        let err = "purple".parse::<Tlp>().unwrap_err().to_string();
+        assert_eq!(parse_tlp("amber+strict").unwrap(), Tlp::AmberStrict);
+        assert_eq!(parse_tlp("TLP:WHITE").unwrap(), Tlp::Clear);
+        let err = parse_tlp("purple").unwrap_err().to_string();
         assert!(
             err.contains("clear, green, amber, amber+strict, red"),
             "{err}"

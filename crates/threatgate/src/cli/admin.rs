@@ -195,7 +195,7 @@ pub struct AgreementArgs {
     #[arg(long, value_parser = parse_date)]
     pub valid_until: Time,
     /// Highest TLP the org may receive: clear, green, amber, amber+strict or red.
-    #[arg(long, value_parser = parse_enum::<Tlp>, default_value = "amber")]
+    #[arg(long, value_parser = |s: &str| parse_tlp(s).map_err(|e| e.0), default_value = "amber")]
     pub max_tlp: Tlp,
     /// Comma-separated STIX types in scope (default: every type).
     #[arg(long, value_delimiter = ',')]

@@ -4,6 +4,7 @@
 //! as the hub unless `--as ORG` names another organisation, whose view the policy applies.
 
 mod admin;
+mod export;
 mod search;
 
 use std::path::PathBuf;
@@ -52,6 +53,8 @@ pub enum Command {
     Token(admin::TokenCmd),
     /// Show an observable as an organisation may see it.
     Search(search::SearchArgs),
+    /// Export what an organisation may see (STIX bundle, CSV or Zeek intel).
+    Export(export::ExportArgs),
     /// Verify or list the tamper-evident audit log.
     Audit(admin::AuditArgs),
 }
@@ -121,5 +124,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Token(c) => admin::token(&cli, c),
         Command::Search(a) => search::run(&cli, a),
         Command::Audit(a) => admin::audit(&cli, a),
+        Command::Export(a) => export::run(&cli, a),
     }
 }

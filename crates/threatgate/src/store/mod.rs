@@ -699,7 +699,7 @@ impl Store {
             for r in rows {
                 let kind: Kind = r.str(0)?.parse().map_err(|_| StoreError::Corrupt("kind".into()))?;
                 let org = r.i64(1)?;
-                let tlp: Tlp = r.str(2)?.parse().map_err(|_| StoreError::Corrupt("tlp".into()))?;
+                let tlp = parse_tlp(r.str(2)?).map_err(corrupt("tlp"))?;
                 let shared = r.i64(3)? != 0;
                 if !scope.permits(&ItemMeta { source: org, tlp, stix_type: kind.stix_type(), shared_with_viewer: shared }) {
                     continue;
@@ -1170,7 +1170,7 @@ fn agreement_from_row(r: &Row) -> Result<Agreement> {
         signed_on: time_col(r, 3)?,
         valid_from: time_col(r, 4)?,
         valid_until: time_col(r, 5)?,
-        max_tlp: r.str(6)?.parse().map_err(corrupt("max tlp"))?,
+        max_tlp: parse_tlp(r.str(6)?).map_err(corrupt("max tlp"))?,
         scope: r
             .opt_str(7)?
             .map(serde_json::from_str)
@@ -1233,7 +1233,7 @@ fn object_from_row(r: &Row) -> Result<StoredObject> {
         spec_version: r.string(4)?,
         org_id: r.i64(5)?,
         submission_id: r.i64(6)?,
-        tlp: r.str(7)?.parse().map_err(corrupt("object tlp"))?,
+        tlp: parse_tlp(r.str(7)?).map_err(corrupt("object tlp"))?,
         date_added: time_col(r, 8)?,
         json: r.string(9)?,
     })
