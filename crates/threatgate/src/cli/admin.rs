@@ -136,8 +136,7 @@ pub fn org(cli: &Cli, c: &OrgCmd) -> Result<ExitCode> {
 /// Upper-case and check a country code against ISO 3166-1.
 pub fn normalise_country(cc: &str) -> Result<String> {
     let up = cc.trim().to_ascii_uppercase();
-    if !(up.len() == 2 && up.bytes().all(|b| b.is_ascii_uppercase())) {
-        // TODO(iprange): iprange::country::is_valid
+    if !iprange::country::is_valid(&up) {
         bail!("{cc:?} is not an ISO 3166-1 alpha-2 country code (e.g. FR, DE, US)");
     }
     Ok(up)
