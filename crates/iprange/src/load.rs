@@ -512,3 +512,340 @@ pub fn load_with(
     b.add_reader(reader, name, format)?;
     b.build()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::LineError as E;
+
+    fn load(text: &str) -> Result<IpTable, LoadError> {
+        IpTable::from_reader(text.as_bytes(), "t.csv")
+    }
+    fn cc(t: &IpTable, ip: &str) -> Option<String> {
+        t.lookup(ip.parse().unwrap())
+            .and_then(|e| e.country())
+            .map(|c| c.to_string())
+    }
+    /// The error's line number and kind.
+    fn err(text: &str) -> (u64, LineError) {
+        match load(text) {
+            Err(LoadError::Line { at, error }) => {
+                assert_eq!(at.file, "t.csv");
+                (at.line, error)
+            }
+            other => panic!("expected a line error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn country_csv_v4_v6() {
+        let t = load(
+            "# comment\n\
+             1.0.0.0,1.0.0.255,AU\r\n\
+             \n\
+             1.0.1.0,1.0.3.255,cn\n\
+             1.0.4.0,1.0.4.255,ZZ\n\
+             1.0.5.0,1.0.5.255,\n\
+             2001:200::,2001:200:ffff:ffff:ffff:ffff:ffff:ffff,JP\n\
+             2001:208::,2001:208:ffff:ffff:ffff:ffff:ffff:ffff,SG\n",
+        )
+        .unwrap();
+        assert_eq!(cc(&t, "1.0.0.0").as_deref(), Some("AU"));
+        assert_eq!(cc(&t, "1.0.0.255").as_deref(), Some("AU"));
+        assert_eq!(cc(&t, "1.0.2.1").as_deref(), Some("CN"));
+        assert_eq!(cc(&t, "1.0.4.1"), None, "ZZ is no data");
+        assert_eq!(cc(&t, "1.0.5.1"), None, "empty is no data");
+        assert_eq!(cc(&t, "2001:200::1").as_deref(), Some("JP"));
+        assert_eq!(cc(&t, "2001:201::"), None);
+        assert_eq!(
+            cc(&t, "2001:208:ffff:ffff:ffff:ffff:ffff:ffff").as_deref(),
+            Some("SG")
+        );
+        assert_eq!(t.stats().no_data, 2);
+        assert_eq!(t.stats().ranges, 4);
+        assert_eq!(t.stats().lines, 8);
+    }
+
+    #[test]
+    fn header_line_is_skipped() {
+        let t = load("start,end,country\n1.0.0.0,1.0.0.255,AU\n").unwrap();
+        assert_eq!(cc(&t, "1.0.0.1").as_deref(), Some("AU"));
+        // ... but only on line 1.
+        let (line, e) = err("1.0.0.0,1.0.0.255,AU\nstart,end,country\n");
+        assert_eq!(line, 2);
+        assert!(matches!(e, E::BadIp { field: "start", .. }));
+    }
+
+    #[test]
+    fn asn_csv_quoted_org() {
+        let t = load(
+            "1.0.0.0,1.0.0.255,13335,\"Cloudflare, Inc.\"\n\
+             1.0.1.0,1.0.1.255,0,\n\
+             1.0.2.0,1.0.2.255,64500,\"The \"\"Quoted\"\" Net, Ltd.\"\n\
+             1.0.3.0,1.0.3.255,AS2519,ARTERIA Networks Corporation\n\
+             1.0.4.0,1.0.4.255,64501,\n",
+        )
+        .unwrap();
+        let e = t.lookup("1.0.0.9".parse().unwrap()).unwrap();
+        assert_eq!((e.asn(), e.org()), (Some(13335), Some("Cloudflare, Inc.")));
+        assert_eq!(e.country(), None);
+        assert!(t.lookup("1.0.1.9".parse().unwrap()).is_none(), "AS0");
+        let e = t.lookup("1.0.2.9".parse().unwrap()).unwrap();
+        assert_eq!(e.org(), Some("The \"Quoted\" Net, Ltd."));
+        let e = t.lookup("1.0.3.9".parse().unwrap()).unwrap();
+        assert_eq!(e.asn(), Some(2519));
+        let e = t.lookup("1.0.4.9".parse().unwrap()).unwrap();
+        assert_eq!((e.asn(), e.org()), (Some(64501), None));
+        assert_eq!(t.stats().no_data, 1);
+    }
+
+    #[test]
+    fn ip2asn_tsv() {
+        let t = load(
+            "0.0.0.0\t0.255.255.255\t0\tNone\tNot routed\n\
+             1.1.1.0\t1.1.1.0\t13335\tUS\tCLOUDFLARENET - Cloudflare, Inc.\n\
+             1.1.1.1\t1.1.1.1\t7497\tCN\tCSTNET-AS-AP Computer Network Information Center\n\
+             1.1.1.2\t1.1.1.255\t13335\tUS\tCLOUDFLARENET - Cloudflare, Inc.\n\
+             2.0.0.0\t2.0.0.255\t64500\tNone\tSomewhere\n\
+             2001:4860::\t2001:4860:ffff:ffff:ffff:ffff:ffff:ffff\t15169\tUS\tGOOGLE\n",
+        )
+        .unwrap();
+        assert!(t.lookup("0.1.2.3".parse().unwrap()).is_none());
+        let e = t.lookup("1.1.1.1".parse().unwrap()).unwrap();
+        assert_eq!(e.asn(), Some(7497));
+        assert_eq!(e.country().unwrap().as_str(), "CN");
+        let e = t.lookup("1.1.1.2".parse().unwrap()).unwrap();
+        assert_eq!(e.org(), Some("CLOUDFLARENET - Cloudflare, Inc."));
+        let e = t.lookup("2.0.0.1".parse().unwrap()).unwrap();
+        assert_eq!((e.asn(), e.country()), (Some(64500), None));
+        let e = t.lookup("2001:4860:4860::8888".parse().unwrap()).unwrap();
+        assert_eq!(e.asn(), Some(15169));
+        assert_eq!(t.stats().no_data, 1);
+        // 1.1.1.0 and 1.1.1.2-255 share one interned entry.
+        assert_eq!(t.entries().len(), 4);
+    }
+
+    #[test]
+    fn hex_delta_v4_and_v6() {
+        // 0.0.0.0 gap, 1.0.0.0 AU, 1.0.1.0 CN, 1.0.4.0 gap, 1.0.8.0 JP to the end.
+        let t = load("#hexdelta1:4\n0,\n1000000,AU\n100,CN\n300,\n400,JP\n").unwrap();
+        assert_eq!(cc(&t, "0.255.255.255"), None);
+        assert_eq!(cc(&t, "1.0.0.0").as_deref(), Some("AU"));
+        assert_eq!(cc(&t, "1.0.0.255").as_deref(), Some("AU"));
+        assert_eq!(cc(&t, "1.0.1.0").as_deref(), Some("CN"));
+        assert_eq!(cc(&t, "1.0.3.255").as_deref(), Some("CN"));
+        assert_eq!(cc(&t, "1.0.4.0"), None);
+        assert_eq!(cc(&t, "1.0.8.0").as_deref(), Some("JP"));
+        assert_eq!(cc(&t, "255.255.255.255").as_deref(), Some("JP"));
+        assert_eq!(t.stats().no_data, 2);
+
+        // v6 deltas are in /64 units.
+        let t = load("#hexdelta1:6\n0,\n2001000401120000,US\n10000,\n").unwrap();
+        assert_eq!(cc(&t, "2001:4:112::").as_deref(), Some("US"));
+        assert_eq!(
+            cc(&t, "2001:4:112:ffff:ffff:ffff:ffff:ffff").as_deref(),
+            Some("US")
+        );
+        assert_eq!(cc(&t, "2001:4:113::"), None);
+        assert_eq!(cc(&t, "2001:4:111:ffff::"), None);
+    }
+
+    #[test]
+    fn hex_delta_errors() {
+        assert_eq!(err("#hexdelta1:5\n0,\n").0, 1);
+        let (l, e) = err("#hexdelta1:4\n0,\n1000000,AU\n0,CN\n");
+        assert_eq!(l, 4);
+        assert!(matches!(e, E::Malformed(m) if m.contains("delta 0")));
+        let (l, e) = err("#hexdelta1:4\n0,\nffffffff,AU\n1,CN\n");
+        assert_eq!(l, 4);
+        assert!(matches!(e, E::Overflow(_)));
+        let (l, e) = err("#hexdelta1:4\n0,\nxyz,AU\n");
+        assert_eq!(l, 3);
+        assert!(matches!(e, E::Malformed(_)));
+        let (l, e) = err("#hexdelta1:4\n0,\n100,QQ\n");
+        assert_eq!(l, 3);
+        assert_eq!(e, E::BadCountry("QQ".into()));
+    }
+
+    #[test]
+    fn validation_errors_name_the_line() {
+        let ok = "1.0.0.0,1.0.0.255,AU\n";
+        let cases: Vec<(String, u64, fn(&LineError) -> bool)> = vec![
+            (
+                format!("{ok}1.0.1.0,1.0.1.255\n"),
+                2,
+                |e| matches!(e, E::Malformed(m) if m.contains("expected 3 fields")),
+            ),
+            (
+                format!("{ok}{ok}"),
+                2,
+                |e| matches!(e, E::Overlap { other } if other.line == 1),
+            ),
+            (format!("{ok}1.0.0.128,1.0.1.255,AU\n"), 2, |e| {
+                matches!(e, E::Overlap { .. })
+            }),
+            (
+                format!("1.0.1.0,1.0.1.255,CN\n{ok}"),
+                2,
+                |e| matches!(e, E::Unsorted { previous } if previous.line == 1),
+            ),
+            (format!("{ok}1.0.2.0,1.0.1.255,CN\n"), 2, |e| {
+                matches!(e, E::StartAfterEnd { .. })
+            }),
+            (format!("{ok}1.0.2.0,::1,CN\n"), 2, |e| {
+                matches!(e, E::MixedFamilies { .. })
+            }),
+            (
+                format!("{ok}1.0.2.256,1.0.2.255,CN\n"),
+                2,
+                |e| matches!(e, E::BadIp { field: "start", text } if text == "1.0.2.256"),
+            ),
+            (format!("{ok}1.0.2.0,1.0.2.x,CN\n"), 2, |e| {
+                matches!(e, E::BadIp { field: "end", .. })
+            }),
+            (format!("{ok}\n\n1.0.2.0,1.0.2.255,XX\n"), 4, |e| {
+                *e == E::BadCountry("XX".into())
+            }),
+            (format!("{ok}1.0.2.0,1.0.2.255,UK\n"), 2, |e| {
+                *e == E::BadCountry("UK".into())
+            }),
+            (
+                format!("{ok}1.0.2.0,1.0.2.255,\"AU\n"),
+                2,
+                |e| matches!(e, E::Malformed(m) if m.contains("unterminated")),
+            ),
+            (format!("{ok}1.0.2.0,1.0.2.255,\"AU\"x\n"), 2, |e| {
+                matches!(e, E::Malformed(_))
+            }),
+            (
+                format!("{ok}1.0.2.0,1.0.2.255,{}\n", "A".repeat(MAX_LINE_LEN)),
+                2,
+                |e| matches!(e, E::LineTooLong(_)),
+            ),
+            ("1.0.0.0;1.0.0.255;AU\n".to_string(), 1, |e| {
+                matches!(e, E::UnknownFormat(_))
+            }),
+            (
+                "1.0.0.0,1.0.0.255,64500,Org\n1.0.1.0,1.0.1.255,4294967296,Org\n".to_string(),
+                2,
+                |e| matches!(e, E::BadAsn(_)),
+            ),
+            (
+                "1.0.0.0,1.0.0.255,64500,Org\n1.0.1.0,1.0.1.255,-1,Org\n".to_string(),
+                2,
+                |e| matches!(e, E::BadAsn(_)),
+            ),
+            (
+                "1.0.0.0\t1.0.0.255\t1\tUS\tX\n1.0.1.0\t1.0.1.255\t1\tUS\n".to_string(),
+                2,
+                |e| matches!(e, E::Malformed(m) if m.contains("expected 5 fields")),
+            ),
+            ("1.0.0.0\t1.0.0.255\t1\tUSA\tX\n".to_string(), 1, |e| {
+                *e == E::BadCountry("USA".into())
+            }),
+            // "no data" rows are still checked for shape
+            (
+                "1.0.0.0\t0.255.255.255\t0\tNone\tNot routed\n".to_string(),
+                1,
+                |e| matches!(e, E::StartAfterEnd { .. }),
+            ),
+        ];
+        for (text, line, check) in cases {
+            let (l, e) = err(&text);
+            assert_eq!(
+                l,
+                line,
+                "line for {e:?} in {:?}",
+                &text[..text.len().min(80)]
+            );
+            assert!(
+                check(&e),
+                "unexpected {e:?} for {:?}",
+                &text[..text.len().min(80)]
+            );
+        }
+        // Not UTF-8.
+        let bytes = b"1.0.0.0,1.0.0.255,AU\n1.0.1.0,1.0.1.255,\xff\xfe\n".to_vec();
+        match IpTable::from_reader(&bytes[..], "t.csv") {
+            Err(LoadError::Line {
+                at,
+                error: E::NotUtf8,
+            }) => assert_eq!(at.line, 2),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn error_messages_say_where_and_what_to_do() {
+        let e = load("1.0.1.0,1.0.1.255,CN\n1.0.0.0,1.0.0.255,AU\n").unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with("t.csv:2: range starts before the range at t.csv:1"),
+            "{msg}"
+        );
+        assert!(msg.contains("OrderPolicy::SortThenCheck"), "{msg}");
+        let e = IpTable::from_path("/nonexistent/x.csv").unwrap_err();
+        assert!(
+            e.to_string().starts_with("/nonexistent/x.csv: cannot read"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn policies_via_loader() {
+        let text = "1.0.1.0,1.0.1.255,CN\n1.0.0.0,1.0.0.255,AU\n1.0.1.0,1.0.1.255,CN\n";
+        let t = load_with(text.as_bytes(), "t", None, OrderPolicy::SortThenCheck).unwrap();
+        assert_eq!(cc(&t, "1.0.0.1").as_deref(), Some("AU"));
+        assert_eq!((t.stats().unsorted, t.stats().duplicates), (1, 1));
+        let text = "1.0.0.0,1.0.1.255,CN\n1.0.1.0,1.0.1.0,AU\n";
+        let e = load_with(text.as_bytes(), "t", None, OrderPolicy::SortThenCheck).unwrap_err();
+        assert_eq!(e.location().unwrap().line, 2);
+        let t = load_with(text.as_bytes(), "t", None, OrderPolicy::NarrowestWins).unwrap();
+        assert_eq!(cc(&t, "1.0.1.0").as_deref(), Some("AU"));
+        assert_eq!(cc(&t, "1.0.1.1").as_deref(), Some("CN"));
+    }
+
+    #[test]
+    fn gzip_is_sniffed_and_format_can_be_forced() {
+        use flate2::write::GzEncoder;
+        use std::io::Write;
+        let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(b"1.0.0.0,1.0.0.255,AU\n").unwrap();
+        let bytes = gz.finish().unwrap();
+        let t = IpTable::from_reader(&bytes[..], "t.csv.gz").unwrap();
+        assert_eq!(cc(&t, "1.0.0.1").as_deref(), Some("AU"));
+        // Forcing the ASN format on a 3-field file reports the mismatch on line 1.
+        let mut b = TableBuilder::new();
+        let e = b
+            .add_reader(&bytes[..], "t.csv.gz", Some(Format::AsnCsv))
+            .unwrap_err();
+        assert_eq!(e.location().unwrap().line, 1);
+    }
+
+    #[test]
+    fn detect() {
+        assert_eq!(
+            Format::detect("1.0.0.0,1.0.0.255,AU"),
+            Some(Format::CountryCsv)
+        );
+        assert_eq!(
+            Format::detect("1.0.0.0,1.0.0.255,13335,\"Cloudflare, Inc.\""),
+            Some(Format::AsnCsv)
+        );
+        assert_eq!(
+            Format::detect("1.0.0.0\t1.0.0.255\t1\tUS\tx"),
+            Some(Format::Ip2AsnTsv)
+        );
+        assert_eq!(Format::detect("#hexdelta1:6"), Some(Format::HexDelta));
+        assert_eq!(Format::detect("hello"), None);
+    }
+
+    #[test]
+    fn split_csv_cases() {
+        assert_eq!(split_csv("a,b,,c").unwrap(), vec!["a", "b", "", "c"]);
+        assert_eq!(split_csv("\"a,b\",c").unwrap(), vec!["a,b", "c"]);
+        assert_eq!(split_csv("a,\"\"").unwrap(), vec!["a", ""]);
+        assert_eq!(split_csv("a,").unwrap(), vec!["a", ""]);
+        assert!(split_csv("\"a").is_err());
+    }
+}

@@ -488,18 +488,26 @@ impl TableBuilder {
             *recs = kept;
         } else if self.policy == OrderPolicy::NarrowestWins {
             recs.sort_by_key(|r| (r.start, r.end));
-            let mut max_end: Option<A> = None;
-            let mut overlaps = 0;
-            for r in recs.iter() {
-                if max_end.is_some_and(|m| r.start <= m) {
-                    overlaps += 1;
+            // Split into clusters of transitively overlapping records; only clusters of two
+            // or more need painting (6,825 rows of 334,373 in geo-whois).
+            let mut out: Vec<Rec<A>> = Vec::with_capacity(recs.len());
+            let mut i = 0;
+            while i < recs.len() {
+                let mut j = i + 1;
+                let mut max_end = recs[i].end;
+                while j < recs.len() && recs[j].start <= max_end {
+                    max_end = max_end.max(recs[j].end);
+                    j += 1;
                 }
-                max_end = Some(max_end.map_or(r.end, |m| m.max(r.end)));
+                if j - i == 1 {
+                    out.push(recs[i]);
+                } else {
+                    self.stats.overlaps += (j - i - 1) as u64;
+                    out.extend(paint_narrowest(&recs[i..j]));
+                }
+                i = j;
             }
-            self.stats.overlaps += overlaps;
-            if overlaps > 0 {
-                *recs = paint_narrowest(recs);
-            }
+            *recs = out;
         }
         // Invariant from here: recs sorted and disjoint.
         let mut out = Ranges {
