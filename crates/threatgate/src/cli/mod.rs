@@ -5,6 +5,9 @@
 
 mod admin;
 mod export;
+mod ingest;
+mod pattern;
+mod quickstart;
 mod search;
 
 use std::path::PathBuf;
@@ -40,6 +43,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Set up a working exchange on the bundled real samples and show what it holds.
+    Quickstart(quickstart::QuickstartArgs),
     /// Create the data directory and the hub, and print an admin token once.
     Init(admin::InitArgs),
     /// Manage organisations.
@@ -51,10 +56,15 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(admin::TokenCmd),
+    /// Ingest partner data (STIX, MISP event or feed, CSV, URLhaus, plain lists).
+    Ingest(ingest::IngestArgs),
     /// Show an observable as an organisation may see it.
     Search(search::SearchArgs),
     /// Export what an organisation may see (STIX bundle, CSV or Zeek intel).
     Export(export::ExportArgs),
+    /// Check STIX patterns and evaluate them against observed data.
+    #[command(subcommand)]
+    Pattern(pattern::PatternCmd),
     /// Verify or list the tamper-evident audit log.
     Audit(admin::AuditArgs),
 }
@@ -118,6 +128,7 @@ fn init_tracing() {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
+        Command::Quickstart(a) => quickstart::run(&cli, a),
         Command::Init(a) => admin::init(&cli, a),
         Command::Org(c) => admin::org(&cli, c),
         Command::Agreement(c) => admin::agreement(&cli, c),
@@ -125,5 +136,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Search(a) => search::run(&cli, a),
         Command::Audit(a) => admin::audit(&cli, a),
         Command::Export(a) => export::run(&cli, a),
+        Command::Ingest(a) => ingest::run(&cli, a),
+        Command::Pattern(c) => pattern::run(c),
     }
 }
