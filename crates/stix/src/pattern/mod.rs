@@ -104,7 +104,15 @@ pub use parser::MAX_NESTING;
 /// assert_eq!((e.line, e.column), (1, 30));
 /// ```
 pub fn parse(pattern: &str) -> Result<Pattern, ParseError> {
-    parser::parse_pattern(pattern)
+    parser::parse_pattern(pattern, true)
+}
+
+/// Parses by the grammar alone, without the validator's extra checks (hash value shapes,
+/// repeated qualifiers on one observation, a leading comment). This is what the reference
+/// matcher accepts; use it to evaluate indicators from sources whose patterns are
+/// syntactically fine but would fail validation, e.g. a truncated hash value.
+pub fn parse_lenient(pattern: &str) -> Result<Pattern, ParseError> {
+    parser::parse_pattern(pattern, false)
 }
 
 impl std::str::FromStr for Pattern {

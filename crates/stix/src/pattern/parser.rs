@@ -12,15 +12,17 @@ use super::lexer::{tokenize, Keyword, Tok, Token};
 /// turns hostile input into an error instead of a stack overflow.
 pub const MAX_NESTING: usize = 100;
 
-/// Parses and validates a whole pattern.
+/// Parses a whole pattern; `strict` adds the reference validator's checks beyond the
+/// grammar (hash shapes, repeated qualifiers, leading comments).
 ///
 /// `pattern ::= observationExpressions EOF`
-pub(crate) fn parse_pattern(src: &str) -> Result<Pattern, ParseError> {
+pub(crate) fn parse_pattern(src: &str, strict: bool) -> Result<Pattern, ParseError> {
     let tokens = tokenize(src);
     let mut p = Parser {
         tokens,
         at: 0,
         depth: 0,
+        strict,
     };
     let root = p.observation_expressions()?;
     let t = p.peek();
@@ -29,8 +31,10 @@ pub(crate) fn parse_pattern(src: &str) -> Result<Pattern, ParseError> {
             "an observation operator (AND, OR, FOLLOWEDBY), a qualifier or the end of the pattern",
         ));
     }
-    check_starts_with_bracket(src)?;
-    check_qualifier_repetition(&root)?;
+    if strict {
+        check_starts_with_bracket(src)?;
+        check_qualifier_repetition(&root)?;
+    }
     Ok(Pattern { root })
 }
 
@@ -40,6 +44,8 @@ struct Parser {
     at: usize,
     /// Current `(`/`[` nesting; never above `MAX_NESTING`.
     depth: usize,
+    /// Apply the checks beyond the grammar.
+    strict: bool,
 }
 
 fn describe(t: &Token) -> String {
@@ -335,7 +341,9 @@ impl Parser {
             .iter()
             .map(|t| t.text.as_str())
             .collect();
-        check_hash_value(&path, &value_text, path_start)?;
+        if self.strict {
+            check_hash_value(&path, &value_text, path_start)?;
+        }
         Ok(ComparisonExpr::Test(PropTest { path, negated, op }))
     }
 
