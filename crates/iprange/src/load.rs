@@ -20,6 +20,8 @@
 //! - Hex-delta rows give only a start: each range runs to the next row's start minus one,
 //!   the last to the end of the address space; an empty code is an explicit gap. IPv6 deltas
 //!   are in units of /64 (the start is shifted left 64 bits), as maltrail writes them.
+//! - Org names and descriptions are trimmed of surrounding whitespace (some ip-location-db
+//!   rows end in a space inside the quotes); an empty one is "no org".
 //! - Lines are limited to [`MAX_LINE_LEN`] bytes and must be UTF-8.
 //!
 //! Gzip input is recognised by its magic bytes (`1f 8b`) and decompressed on the fly, so
