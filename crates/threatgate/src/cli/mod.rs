@@ -6,6 +6,7 @@
 mod admin;
 mod export;
 mod ingest;
+mod matching;
 mod pattern;
 mod quickstart;
 mod search;
@@ -65,6 +66,8 @@ pub enum Command {
     /// Check STIX patterns and evaluate them against observed data.
     #[command(subcommand)]
     Pattern(pattern::PatternCmd),
+    /// Match logs against the indicators an organisation may use; report sightings.
+    Match(matching::MatchArgs),
     /// Verify or list the tamper-evident audit log.
     Audit(admin::AuditArgs),
 }
@@ -138,5 +141,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Export(a) => export::run(&cli, a),
         Command::Ingest(a) => ingest::run(&cli, a),
         Command::Pattern(c) => pattern::run(c),
+        Command::Match(a) => matching::run(&cli, a),
     }
 }
