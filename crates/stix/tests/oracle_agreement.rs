@@ -132,3 +132,97 @@ fn agrees_with_the_oasis_validator() {
     }
     assert_eq!(seen, files.len());
 }
+
+/// What threatgate exports (official TLP markings, PAP statements, constructed SDOs and
+/// SCOs) must pass the OASIS validator.
+#[test]
+fn our_constructed_objects_pass_the_oasis_validator() {
+    use chrono::{TimeZone, Utc};
+    use stix::{sco, sdo, BundleWriter, Pap, Tlp};
+
+    let at = Utc.with_ymd_and_hms(2024, 5, 1, 10, 0, 0).unwrap();
+    let mut objects = Vec::new();
+    for t in Tlp::ALL {
+        objects.push(t.marking_definition());
+        objects.extend(t.tlp1_marking_definition());
+    }
+    for p in Pap::ALL {
+        objects.push(p.marking_definition());
+    }
+    let hub = sdo::new_identity("Hub", "organization", at);
+    let ip = sco::ipv4("198.51.100.7");
+    let mut ind = sdo::new_indicator("[ipv4-addr:value = '198.51.100.7']", at, at);
+    ind.set("created_by_ref", hub.id().unwrap().into());
+    ind.set(
+        "object_marking_refs",
+        serde_json::json!([
+            Tlp::AmberStrict.marking_id(),
+            Pap::marking_definition(Pap::Green).id().unwrap()
+        ]),
+    );
+    let mut sighting = sdo::new_sighting(ind.id().unwrap(), at);
+    sighting.set("where_sighted_refs", serde_json::json!([hub.id().unwrap()]));
+    sighting.set("count", 2.into());
+    let rel = sdo::new_relationship("based-on", ind.id().unwrap(), ip.id().unwrap(), at);
+    let report = sdo::new_report(
+        "Cyber activity report",
+        at,
+        &[ind.id().unwrap(), ip.id().unwrap()],
+        at,
+    );
+    let f = sco::file_with_hashes(&[(
+        "SHA-256",
+        "ceafbfd424be2ca4a5f0402cae090dda2fb0526cf521b60b60077c0f622b373a",
+    )])
+    .unwrap();
+    objects.extend([
+        hub,
+        ip,
+        ind,
+        sighting,
+        rel,
+        report,
+        f,
+        sco::domain("evil.example"),
+        sco::url("http://evil.example/x"),
+    ]);
+
+    let mut w = BundleWriter::new(Vec::new(), &stix::id::random_id("bundle")).unwrap();
+    for o in &objects {
+        let r = stix::validate_object(o, &stix::Pointer::root());
+        assert!(r.issues.is_empty(), "{:?}", r.issues);
+        w.write(o).unwrap();
+    }
+    let bytes = w.finish().unwrap();
+    // The hand-written TLP 2.0 case agrees with what we generate.
+    let case: Value = serde_json::from_slice(
+        &std::fs::read(crate_dir().join("tests/objects/valid--tlp2-amber-strict.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        case["objects"][0],
+        Tlp::AmberStrict.marking_definition().into_value()
+    );
+
+    let venv = crate_dir().join("../../.venv/bin/python");
+    if !venv.exists() {
+        assert!(
+            std::env::var_os("STIX_ORACLE_REQUIRED").is_none(),
+            "STIX_ORACLE_REQUIRED is set but the venv is missing"
+        );
+        eprintln!("skipping the OASIS half: no venv");
+        return;
+    }
+    let path = std::env::temp_dir().join(format!("stix-export-{}.json", std::process::id()));
+    std::fs::write(&path, &bytes).unwrap();
+    let out = Command::new(crate_dir().join("tests/oracle/validate_with_oasis.sh"))
+        .arg(&path)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        out.status.success(),
+        "OASIS rejects our export:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
