@@ -458,6 +458,9 @@ fn parse_asn(text: &str) -> Result<u32, LineError> {
 /// Split one CSV line (RFC 4180 quoting: a field in `"` may hold commas, `""` is a quote).
 /// Fields spanning lines are not supported: no range table has them.
 pub(crate) fn split_csv(line: &str) -> Result<Vec<Cow<'_, str>>, String> {
+    if !line.contains('"') {
+        return Ok(line.split(',').map(Cow::Borrowed).collect());
+    }
     let mut out = Vec::with_capacity(4);
     let mut rest = line;
     loop {

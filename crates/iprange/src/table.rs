@@ -289,6 +289,31 @@ impl IpTable {
     }
 }
 
+/// FNV-1a for the intern map: keys are short (a country, an ASN, an org name) and built
+/// from trusted table rows, so SipHash's DoS resistance buys nothing and costs build time.
+#[derive(Clone, Copy, Debug, Default)]
+struct BuildFnv;
+
+struct Fnv(u64);
+
+impl std::hash::BuildHasher for BuildFnv {
+    type Hasher = Fnv;
+    fn build_hasher(&self) -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// One accepted input range before compilation.
 #[derive(Clone, Copy, Debug)]
 struct Rec<A> {
@@ -311,7 +336,7 @@ pub struct TableBuilder {
     v4: Vec<Rec<u32>>,
     v6: Vec<Rec<u128>>,
     entries: Vec<Entry>,
-    interned: HashMap<Entry, u32>,
+    interned: HashMap<Entry, u32, BuildFnv>,
     pub(crate) stats: LoadStats,
     inserted: u64,
 }
