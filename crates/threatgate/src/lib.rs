@@ -12,4 +12,6 @@ pub mod export;
 pub mod lookup;
 pub mod model;
 pub mod policy;
+pub mod server;
 pub mod store;
+pub mod sync;

@@ -10,6 +10,8 @@ mod matching;
 mod pattern;
 mod quickstart;
 mod search;
+mod serve;
+mod sync;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -70,6 +72,11 @@ pub enum Command {
     Match(matching::MatchArgs),
     /// Verify or list the tamper-evident audit log.
     Audit(admin::AuditArgs),
+    /// Serve TAXII 2.1, the REST API and /metrics.
+    Serve(serve::ServeArgs),
+    /// Pull from or push to another TAXII 2.1 server.
+    #[command(subcommand)]
+    Sync(sync::SyncCmd),
 }
 
 /// Open the store named by the global options.
@@ -138,6 +145,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Token(c) => admin::token(&cli, c),
         Command::Search(a) => search::run(&cli, a),
         Command::Audit(a) => admin::audit(&cli, a),
+        Command::Serve(a) => serve::run(&cli, a),
+        Command::Sync(c) => sync::run(&cli, c),
         Command::Export(a) => export::run(&cli, a),
         Command::Ingest(a) => ingest::run(&cli, a),
         Command::Pattern(c) => pattern::run(c),

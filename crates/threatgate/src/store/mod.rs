@@ -11,6 +11,7 @@
 pub mod backend;
 pub mod postgres;
 pub mod schema;
+mod server_support;
 pub mod sqlite;
 
 use std::collections::BTreeMap;
@@ -20,6 +21,8 @@ use chrono::Utc;
 use serde_json::Value;
 
 pub use backend::{Backend, Conn, Dialect, Result, Row, StoreError, Tx, Val};
+// ----- server support ----- (methods for TAXII and sync, in server_support.rs)
+pub use server_support::{CollectionPage, CollectionQuery, VersionSelect};
 
 use crate::audit;
 use crate::model::*;

@@ -143,6 +143,25 @@ CREATE TABLE settings (
     value TEXT NOT NULL
 );
 "#,
+}, Migration {
+    version: 3,
+    name: "server: TAXII status resources, federation cursors",
+    sql: r#"
+CREATE TABLE taxii_status (
+    id TEXT PRIMARY KEY,
+    org_id {int} NOT NULL REFERENCES orgs(id),
+    created_at TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE TABLE sync_state (
+    key TEXT PRIMARY KEY,
+    direction TEXT NOT NULL,
+    remote TEXT NOT NULL,
+    local_org {int} NOT NULL REFERENCES orgs(id),
+    cursor TEXT,
+    updated_at TEXT NOT NULL
+);
+"#,
 }];
 
 fn render(sql: &str, d: Dialect) -> String {

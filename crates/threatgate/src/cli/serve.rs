@@ -1,0 +1,51 @@
+//! `threatgate serve`: run the TAXII 2.1 server, the REST API and `/metrics`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+use super::{open_store, Cli};
+use crate::server::{self, ServerConfig};
+
+/// Worker threads of the async runtime when not given: the store work runs on the
+/// blocking pool, so a few I/O threads suffice.
+const DEFAULT_WORKERS: usize = 4;
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the chosen one is printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// PEM certificate chain: serve HTTPS (with --tls-key).
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Title announced by TAXII discovery.
+    #[arg(long, default_value = "threatgate")]
+    pub title: String,
+    /// Async worker threads.
+    #[arg(long, default_value_t = DEFAULT_WORKERS)]
+    pub workers: usize,
+}
+
+pub fn run(cli: &Cli, a: &ServeArgs) -> Result<ExitCode> {
+    let store = Arc::new(open_store(cli)?);
+    let mut config = ServerConfig::new(a.listen);
+    config.tls_cert = a.tls_cert.clone();
+    config.tls_key = a.tls_key.clone();
+    config.title = a.title.clone();
+    eprintln!("serving {} on {}", store.describe(), a.listen);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(a.workers.max(1))
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(server::serve(store, config))?;
+    Ok(ExitCode::SUCCESS)
+}

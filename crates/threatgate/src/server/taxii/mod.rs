@@ -1,0 +1,573 @@
+//! TAXII 2.1 (OASIS) over the store: discovery at `/taxii2/`, one API root at
+//! `/taxii2/api/`, collections derived from the policy ([`super::collections`]), objects
+//! (GET with the spec's filters and `more`/`next` pagination, POST answered with a status
+//! resource), one object (GET, DELETE), versions, manifest and status.
+//!
+//! Every read builds its scope with [`crate::lookup::scope_for`] and reads through the
+//! store's scoped methods; a collection only narrows that. Objects the caller may not read
+//! are indistinguishable from objects that do not exist (404, or absent from a page).
+
+pub mod query;
+pub mod submit;
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use chrono::Utc;
+use serde_json::json;
+
+use super::auth::Caller;
+use super::collections::{self, Collection};
+use super::error::{Problem, STIX_MEDIA, TAXII_MEDIA};
+use super::limits::MAX_BODY_BYTES;
+use super::AppState;
+use crate::lookup::scope_for;
+use crate::model::{Org, StoredObject};
+use crate::policy::Action;
+use crate::store::{AuditEvent, CollectionPage, Store};
+
+/// Where the one API root lives.
+pub const API_ROOT: &str = "/taxii2/api/";
+
+/// The TAXII routes.
+pub fn router() -> Router<AppState> {
+    let mut r = Router::new();
+    for (path, mr) in [
+        ("/taxii2/", get(discovery)),
+        ("/taxii2/api/", get(api_root)),
+        ("/taxii2/api/status/{status_id}/", get(status)),
+        ("/taxii2/api/collections/", get(collections_list)),
+        ("/taxii2/api/collections/{cid}/", get(collection_one)),
+        (
+            "/taxii2/api/collections/{cid}/objects/",
+            get(objects_get).post(objects_post),
+        ),
+        (
+            "/taxii2/api/collections/{cid}/objects/{oid}/",
+            get(object_get).delete(object_delete),
+        ),
+        (
+            "/taxii2/api/collections/{cid}/objects/{oid}/versions/",
+            get(object_versions),
+        ),
+        ("/taxii2/api/collections/{cid}/manifest/", get(manifest)),
+    ] {
+        // The spec's URLs end with '/'; accept them without it too.
+        r = r.route(path, mr.clone());
+        r = r.route(path.trim_end_matches('/'), mr);
+    }
+    r
+}
+
+/// Run a TAXII handler body, rendering any error as a TAXII error message.
+async fn run(f: impl std::future::Future<Output = Result<Response, Problem>>) -> Response {
+    match f.await {
+        Ok(r) => r,
+        Err(p) => p.taxii().into_response(),
+    }
+}
+
+/// Run store work on the blocking pool (the store API is synchronous).
+pub async fn blocking<T: Send + 'static>(
+    store: &Arc<Store>,
+    f: impl FnOnce(&Store) -> Result<T, Problem> + Send + 'static,
+) -> Result<T, Problem> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || f(&store)).await?
+}
+
+/// Check the Accept header: TAXII 2.1 (or STIX 2.1 where objects are served). A missing
+/// header or a wildcard gets the TAXII media type. Anything else is a 406.
+pub fn check_accept(headers: &HeaderMap, stix_ok: bool) -> Result<(), Problem> {
+    let Some(v) = headers.get(header::ACCEPT) else {
+        return Ok(());
+    };
+    let text = v.to_str().unwrap_or("");
+    let ok = text.split(',').any(|range| {
+        let mut parts = range.split(';').map(|p| p.trim().to_ascii_lowercase());
+        let mt = parts.next().unwrap_or_default();
+        let mut version_ok = true;
+        for p in parts {
+            if let Some(ver) = p.strip_prefix("version=") {
+                version_ok = ver.trim_matches('"') == "2.1";
+            }
+        }
+        match mt.as_str() {
+            "*/*" | "application/*" => true,
+            "application/taxii+json" => version_ok,
+            "application/stix+json" => stix_ok && version_ok,
+            _ => false,
+        }
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(Problem::not_acceptable(format!(
+            "this endpoint answers {TAXII_MEDIA}{}, but the Accept header asks for {text:?}; send Accept: {TAXII_MEDIA}",
+            if stix_ok { format!(" (or {STIX_MEDIA})") } else { String::new() }
+        )))
+    }
+}
+
+/// Check a request body's Content-Type is the TAXII 2.1 media type (415 otherwise).
+fn check_content_type(headers: &HeaderMap) -> Result<(), Problem> {
+    let text = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mut parts = text.split(';').map(|p| p.trim().to_ascii_lowercase());
+    let mt = parts.next().unwrap_or_default();
+    let mut version_ok = true;
+    for p in parts {
+        if let Some(ver) = p.strip_prefix("version=") {
+            version_ok = ver.trim_matches('"') == "2.1";
+        }
+    }
+    if mt == "application/taxii+json" && version_ok {
+        Ok(())
+    } else {
+        Err(Problem::unsupported_media(format!(
+            "the body must be a TAXII envelope sent as Content-Type: {TAXII_MEDIA}; got {text:?}"
+        )))
+    }
+}
+
+/// A 200 (or other) answer with a TAXII JSON body.
+fn taxii(status: StatusCode, body: impl Into<axum::body::Body>) -> Response {
+    let mut r = (status, body.into()).into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(TAXII_MEDIA));
+    r
+}
+
+fn taxii_json(status: StatusCode, v: &serde_json::Value) -> Response {
+    taxii(status, serde_json::to_vec(v).expect("json serialises"))
+}
+
+/// Add X-TAXII-Date-Added-First/-Last for a page.
+fn date_headers(r: &mut Response, objects: &[StoredObject]) {
+    if let (Some(first), Some(last)) = (objects.first(), objects.last()) {
+        for (name, o) in [
+            ("x-taxii-date-added-first", first),
+            ("x-taxii-date-added-last", last),
+        ] {
+            if let Ok(v) = HeaderValue::from_str(&crate::model::format_time(o.date_added)) {
+                r.headers_mut().insert(HeaderName::from_static(name), v);
+            }
+        }
+    }
+}
+
+/// Absolute base URL of this server as the client addressed it.
+fn base_url(headers: &HeaderMap, tls: bool) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .filter(|h| {
+            h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+        })
+        .unwrap_or("localhost");
+    format!("{}://{host}", if tls { "https" } else { "http" })
+}
+
+async fn discovery(State(st): State<AppState>, caller: Caller, headers: HeaderMap) -> Response {
+    run(async move {
+        check_accept(&headers, false)?;
+        let _ = caller;
+        let root = format!("{}{API_ROOT}", base_url(&headers, st.config.tls));
+        Ok(taxii_json(
+            StatusCode::OK,
+            &json!({
+                "title": st.config.title,
+                "description": "threatgate TAXII 2.1 server: collections are derived from the exchange's policy for the calling organisation.",
+                "default": root,
+                "api_roots": [root],
+            }),
+        ))
+    })
+    .await
+}
+
+async fn api_root(State(st): State<AppState>, _caller: Caller, headers: HeaderMap) -> Response {
+    run(async move {
+        check_accept(&headers, false)?;
+        Ok(taxii_json(
+            StatusCode::OK,
+            &json!({
+                "title": format!("{} API root", st.config.title),
+                "description": "The exchange's one API root.",
+                "versions": [TAXII_MEDIA],
+                "max_content_length": MAX_BODY_BYTES,
+            }),
+        ))
+    })
+    .await
+}
+
+fn collection_json(c: &Collection) -> serde_json::Value {
+    json!({
+        "id": c.id.to_string(),
+        "title": c.title,
+        "description": c.description,
+        "alias": c.alias,
+        "can_read": c.can_read,
+        "can_write": c.can_write,
+        "media_types": [STIX_MEDIA],
+    })
+}
+
+async fn collections_list(
+    State(st): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+) -> Response {
+    run(async move {
+        check_accept(&headers, false)?;
+        let list = blocking(&st.store, move |s| {
+            Ok(collections::for_org(s, &caller.org, caller.token.role)?)
+        })
+        .await?;
+        let cols: Vec<_> = list.iter().map(collection_json).collect();
+        Ok(taxii_json(StatusCode::OK, &json!({ "collections": cols })))
+    })
+    .await
+}
+
+/// The caller's collection `cid`, or 404 (a collection another org has is not revealed).
+fn find_collection(s: &Store, caller: &Caller, cid: &str) -> Result<Collection, Problem> {
+    collections::find(s, &caller.org, caller.token.role, cid)?.ok_or_else(|| {
+        Problem::not_found(format!(
+            "collection {cid:?} not found in API root {API_ROOT}; GET {API_ROOT}collections/ lists yours"
+        ))
+    })
+}
+
+fn require_read(c: &Collection) -> Result<(), Problem> {
+    if c.can_read {
+        Ok(())
+    } else {
+        Err(Problem::forbidden(format!(
+            "this token may not read collection {:?} ({}); use a token whose role may read",
+            c.alias, c.id
+        )))
+    }
+}
+
+async fn collection_one(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(cid): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    run(async move {
+        check_accept(&headers, false)?;
+        let c = blocking(&st.store, move |s| find_collection(s, &caller, &cid)).await?;
+        Ok(taxii_json(StatusCode::OK, &collection_json(&c)))
+    })
+    .await
+}
+
+/// Read one page of a collection for the caller, auditing the start of each read.
+fn read_page(
+    s: &Store,
+    caller: &Caller,
+    cid: &str,
+    filters: query::Filters,
+    what: &str,
+) -> Result<(Collection, CollectionPage), Problem> {
+    let c = find_collection(s, caller, cid)?;
+    require_read(&c)?;
+    let scope = scope_for(s, &caller.org, Utc::now(), c.channel)?;
+    let mut q = filters.query;
+    c.restrict(caller.org.id, &mut q);
+    let page = s.collection_page(&scope, &q)?;
+    // One audit entry per read: its first page (continuations carry `next`).
+    if !filters.continued {
+        s.audit(AuditEvent::new(
+            Some(caller.org.id),
+            "taxii.read",
+            format!("collection:{}", c.alias),
+            json!({
+                "endpoint": what,
+                "objects": page.objects.len(),
+                "more": page.more,
+                "ids": q.base.ids,
+                "types": q.base.types,
+                "added_after": q.added_after,
+            }),
+        ))?;
+    }
+    Ok((c, page))
+}
+
+fn next_of(page: &CollectionPage) -> Option<String> {
+    if !page.more {
+        return None;
+    }
+    page.objects
+        .last()
+        .map(|o| query::encode_cursor(&crate::model::format_time(o.date_added), o.pk))
+}
+
+/// The envelope, assembled from the stored JSON texts without re-serialising them.
+fn envelope(page: &CollectionPage) -> String {
+    let mut out =
+        String::with_capacity(64 + page.objects.iter().map(|o| o.json.len() + 1).sum::<usize>());
+    out.push_str("{\"more\":");
+    out.push_str(if page.more { "true" } else { "false" });
+    if let Some(n) = next_of(page) {
+        out.push_str(",\"next\":\"");
+        out.push_str(&n);
+        out.push('"');
+    }
+    if !page.objects.is_empty() {
+        out.push_str(",\"objects\":[");
+        for (i, o) in page.objects.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(o.json.trim());
+        }
+        out.push(']');
+    }
+    out.push('}');
+    out
+}
+
+async fn objects_get(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(cid): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    run(async move {
+        check_accept(&headers, true)?;
+        caller.require(Action::Read)?;
+        let filters = query::parse(raw.as_deref(), query::OBJECTS)?;
+        let (_, page) = blocking(&st.store, move |s| {
+            read_page(s, &caller, &cid, filters, "objects")
+        })
+        .await?;
+        let mut r = taxii(StatusCode::OK, envelope(&page));
+        date_headers(&mut r, &page.objects);
+        Ok(r)
+    })
+    .await
+}
+
+async fn object_get(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path((cid, oid)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    run(async move {
+        check_accept(&headers, true)?;
+        caller.require(Action::Read)?;
+        let mut filters = query::parse(raw.as_deref(), query::ONE_OBJECT)?;
+        filters.query.base.ids = vec![oid.clone()];
+        let continued = filters.continued;
+        let (_, page) = blocking(&st.store, move |s| {
+            read_page(s, &caller, &cid, filters, "object")
+        })
+        .await?;
+        if page.objects.is_empty() && !continued {
+            return Err(Problem::not_found(format!(
+                "object {oid:?} not found in this collection (or not with these filters)"
+            )));
+        }
+        let mut r = taxii(StatusCode::OK, envelope(&page));
+        date_headers(&mut r, &page.objects);
+        Ok(r)
+    })
+    .await
+}
+
+async fn object_versions(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path((cid, oid)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    run(async move {
+        check_accept(&headers, false)?;
+        caller.require(Action::Read)?;
+        let mut filters = query::parse(raw.as_deref(), query::VERSIONS)?;
+        filters.query.base.ids = vec![oid.clone()];
+        let continued = filters.continued;
+        let (_, page) = blocking(&st.store, move |s| {
+            read_page(s, &caller, &cid, filters, "versions")
+        })
+        .await?;
+        if page.objects.is_empty() && !continued {
+            return Err(Problem::not_found(format!(
+                "object {oid:?} not found in this collection"
+            )));
+        }
+        let mut body = json!({ "more": page.more });
+        if let Some(n) = next_of(&page) {
+            body["next"] = n.into();
+        }
+        body["versions"] = page.objects.iter().map(|o| o.version.clone()).collect();
+        let mut r = taxii_json(StatusCode::OK, &body);
+        date_headers(&mut r, &page.objects);
+        Ok(r)
+    })
+    .await
+}
+
+async fn manifest(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(cid): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    run(async move {
+        check_accept(&headers, false)?;
+        caller.require(Action::Read)?;
+        let filters = query::parse(raw.as_deref(), query::OBJECTS)?;
+        let (_, page) = blocking(&st.store, move |s| {
+            read_page(s, &caller, &cid, filters, "manifest")
+        })
+        .await?;
+        let mut body = json!({ "more": page.more });
+        if let Some(n) = next_of(&page) {
+            body["next"] = n.into();
+        }
+        if !page.objects.is_empty() {
+            body["objects"] = page
+                .objects
+                .iter()
+                .map(|o| {
+                    json!({
+                        "id": o.stix_id,
+                        "date_added": crate::model::format_time(o.date_added),
+                        "version": o.version,
+                        "media_type": format!("application/stix+json;version={}", o.spec_version),
+                    })
+                })
+                .collect();
+        }
+        let mut r = taxii_json(StatusCode::OK, &body);
+        date_headers(&mut r, &page.objects);
+        Ok(r)
+    })
+    .await
+}
+
+/// The caller's writable collection `cid` (403 if it exists but is not writable).
+fn writable(s: &Store, caller: &Caller, cid: &str) -> Result<Collection, Problem> {
+    let c = find_collection(s, caller, cid)?;
+    if !(c.can_write && c.accepts_writes()) {
+        return Err(Problem::forbidden(format!(
+            "this token may not write to collection {:?}; objects are added to your \"submissions\" collection with a token whose role may submit (ingest, analyst or admin)",
+            c.alias
+        )));
+    }
+    Ok(c)
+}
+
+async fn objects_post(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(cid): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    run(async move {
+        check_accept(&headers, false)?;
+        check_content_type(&headers)?;
+        // Collection and role first, so a refused write costs no parsing.
+        let caller2 = caller.clone();
+        let cid2 = cid.clone();
+        blocking(&st.store, move |s| writable(s, &caller2, &cid2).map(|_| ())).await?;
+        let objects = submit::parse_envelope(&body)?;
+        let status = blocking(&st.store, move |s| {
+            submit::submit(s, &caller.org, &cid, objects)
+        })
+        .await?;
+        Ok(taxii_json(StatusCode::ACCEPTED, &status))
+    })
+    .await
+}
+
+async fn object_delete(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path((cid, oid)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    run(async move {
+        check_accept(&headers, false)?;
+        caller.require(Action::Submit)?;
+        let mut filters = query::parse(raw.as_deref(), query::ONE_OBJECT)?;
+        filters.query.base.ids = vec![oid.clone()];
+        blocking(&st.store, move |s| {
+            let c = writable(s, &caller, &cid)?;
+            require_read(&c)?;
+            delete_versions(s, &caller.org, &c, &oid, filters)
+        })
+        .await?;
+        Ok(taxii(StatusCode::OK, Vec::new()))
+    })
+    .await
+}
+
+fn delete_versions(
+    s: &Store,
+    org: &Org,
+    c: &Collection,
+    oid: &str,
+    filters: query::Filters,
+) -> Result<(), Problem> {
+    let scope = scope_for(s, org, Utc::now(), c.channel)?;
+    let mut q = filters.query;
+    c.restrict(org.id, &mut q);
+    q.base.limit = crate::server::limits::MAX_PAGE_SIZE * 10;
+    let page = s.collection_page(&scope, &q)?;
+    let versions: Vec<String> = page
+        .objects
+        .iter()
+        .filter(|o| o.org_id == org.id)
+        .map(|o| o.version.clone())
+        .collect();
+    if versions.is_empty() {
+        return Err(Problem::not_found(format!(
+            "object {oid:?} not found among your submissions (or not with these filters)"
+        )));
+    }
+    s.delete_own_object(org.id, oid, &versions, Some(org.id))?;
+    Ok(())
+}
+
+async fn status(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(sid): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    run(async move {
+        check_accept(&headers, false)?;
+        let body = blocking(&st.store, move |s| {
+            s.taxii_status(&sid, caller.org.id)?.ok_or_else(|| {
+                Problem::not_found(format!(
+                    "status {sid:?} not found; status resources are visible to the organisation that made the request only"
+                ))
+            })
+        })
+        .await?;
+        Ok(taxii(StatusCode::OK, body))
+    })
+    .await
+}

@@ -1,0 +1,1 @@
+//! Federation with other TAXII 2.1 servers (filled in below).
