@@ -48,7 +48,11 @@ pub enum LineError {
     )]
     Unsorted { previous: Location },
     /// The range overlaps another range.
-    #[error("range overlaps the range at {other}: a table maps each address to one value; fix or drop one of them")]
+    #[error(
+        "range overlaps the range at {other}: a table maps each address to one value; fix or \
+         drop one of them, or load with OrderPolicy::NarrowestWins if the table nests specific \
+         ranges inside broader ones (ip-location-db geo-whois-asn-country does)"
+    )]
     Overlap { other: Location },
     /// A hex-delta row moves past the end of the address space.
     #[error("address overflows the {0} address space")]

@@ -675,7 +675,8 @@ mod tests {
     #[test]
     fn validation_errors_name_the_line() {
         let ok = "1.0.0.0,1.0.0.255,AU\n";
-        let cases: Vec<(String, u64, fn(&LineError) -> bool)> = vec![
+        type Case = (String, u64, fn(&LineError) -> bool);
+        let cases: Vec<Case> = vec![
             (
                 format!("{ok}1.0.1.0,1.0.1.255\n"),
                 2,
