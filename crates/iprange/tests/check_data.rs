@@ -15,10 +15,15 @@ use std::path::{Path, PathBuf};
 
 fn data_dir() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    resolve_data(&dir, std::env::var_os("CI").is_some())
+}
+
+/// `Some(dir)` when the data is there; otherwise a skip, or a panic when `ci` is true.
+fn resolve_data(dir: &Path, ci: bool) -> Option<PathBuf> {
     if dir.join("ip-location-db").is_dir() {
-        return Some(dir);
+        return Some(dir.to_path_buf());
     }
-    if std::env::var_os("CI").is_some() {
+    if ci {
         panic!(
             "shared data missing at {} and CI is set: the CHECK tests must run in CI",
             dir.display()
@@ -29,6 +34,17 @@ fn data_dir() -> Option<PathBuf> {
         dir.display()
     );
     None
+}
+
+#[test]
+#[should_panic(expected = "CI is set")]
+fn missing_data_fails_under_ci() {
+    resolve_data(Path::new("/nonexistent/shared/data"), true);
+}
+
+#[test]
+fn missing_data_skips_without_ci() {
+    assert!(resolve_data(Path::new("/nonexistent/shared/data"), false).is_none());
 }
 
 /// Whole file as text, gunzipped when the name ends in .gz (flate2 directly: the test does
