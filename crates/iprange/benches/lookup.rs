@@ -155,23 +155,33 @@ fn main() {
     let d = data();
     let path = d.join("ip-location-db/geo-whois-asn-country-ipv4.csv.gz");
     println!(
-        "iprange lookup benchmark ({} cores visible)",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        "iprange lookup benchmark ({} cores visible; load average at start: {})",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim()
     );
 
     // ---- build -------------------------------------------------------------------------
     let (t_gunzip, text) = time(5, || gunzip(&path));
     let text_str = std::str::from_utf8(&text).unwrap().to_string();
     let rows = text_str.lines().count();
-    let (t_build, table) = time(5, || {
+    // Interleaved rounds (see the lookup section), median of 7.
+    let (mut tb, mut tp, mut tt) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut table, mut btree) = (None, None);
+    for _ in 0..7 {
+        let t = Instant::now();
         let mut b = TableBuilder::new().order_policy(OrderPolicy::NarrowestWins);
         b.add_reader(&text[..], "geo-whois", None).unwrap();
-        b.build().unwrap()
-    });
-    let (t_path, _) = time(5, || {
-        IpTable::from_path_with(&path, OrderPolicy::NarrowestWins).unwrap()
-    });
-    let (t_btree_build, btree) = time(5, || btree_from_text(&text_str));
+        table = Some(black_box(b.build().unwrap()));
+        tb.push(t.elapsed());
+        let t = Instant::now();
+        black_box(IpTable::from_path_with(&path, OrderPolicy::NarrowestWins).unwrap());
+        tp.push(t.elapsed());
+        let t = Instant::now();
+        btree = Some(black_box(btree_from_text(&text_str)));
+        tt.push(t.elapsed());
+    }
+    let (table, btree) = (table.unwrap(), btree.unwrap());
+    let (t_build, t_path, t_btree_build) = (median(tb), median(tp), median(tt));
     println!("table: geo-whois-asn-country-ipv4.csv.gz, {rows} input rows, {} compiled v4 rows, {} entries, {} overlaps resolved",
         table.v4_rows(), table.entries().len(), table.stats().overlaps);
     println!("heap: IpTable {:.2} MiB (incl. 256 KiB /16 index); BTreeMap peer >= {:.2} MiB (keys+values only, no node overhead)",
