@@ -397,6 +397,98 @@ def generated_cases():
     return cases
 
 
+# ---------------------------------------------------------------------------------------
+# Random differential cases (seeded): nested observation expressions with qualifiers over
+# small timelines, and comparison expressions over values of every JSON type.
+
+def _ts(sec):
+    return "2020-01-01T%02d:%02d:%02dZ" % (sec // 3600, (sec // 60) % 60, sec % 60)
+
+
+def random_observation_cases(rng, n):
+    def fixture():
+        obs = []
+        for i in range(rng.randrange(1, 6)):
+            f = rng.randrange(0, 120)
+            last = f + rng.choice([0, 0, 5, 30])
+            objs = {str(k): {"type": "domain-name", "value": rng.choice("abc") + ".example", "n": rng.randrange(3)}
+                    for k in range(rng.randrange(1, 3))}
+            obs.append(od(_ts(f), _ts(last), rng.choice([1, 1, 1, 2, 3]), objs, str(i)))
+        return obs
+
+    def leaf():
+        v = rng.choice("abc")
+        r = rng.random()
+        if r < 0.6:
+            return "[domain-name:value = '%s.example']" % v
+        if r < 0.8:
+            return "[domain-name:value = '%s.example' AND domain-name:n = %d]" % (v, rng.randrange(3))
+        return "[domain-name:n > %d]" % rng.randrange(3)
+
+    def expr(d):
+        if d == 0 or rng.random() < 0.3:
+            e = leaf()
+        else:
+            e = "(%s %s %s)" % (expr(d - 1), rng.choice(["AND", "OR", "FOLLOWEDBY"]), expr(d - 1))
+        r = rng.random()
+        if r < 0.15:
+            e = "%s WITHIN %d SECONDS" % (e, rng.choice([1, 5, 30, 60]))
+        elif r < 0.25:
+            e = "%s REPEATS %d TIMES" % (e, rng.choice([1, 2, 3]))
+        elif r < 0.32:
+            a = rng.randrange(0, 120)
+            e = "%s START t'%s' STOP t'%s'" % (e, _ts(a), _ts(a + rng.randrange(0, 60)))
+        return e
+
+    return [(expr(3), fixture()) for _ in range(n)]
+
+
+_VALS = [0, 1, -1, 5, 2.5, -0.5, 1.0, True, False, None, "", "a", "abc", "ABC", "a%b", "a_c", "10.0.0.1",
+         "10.0.0.0/8", "2020-01-01T00:00:00Z", "2020-01-01T00:00:00.5Z", "h\u00e9llo", "he\u0301llo", "x\ny",
+         [1, 2], ["a", "b"], {"k": 1}, 18446744073709551615, -9223372036854775808, 1e300, "0", "true"]
+_LITS = ["0", "1", "-1", "5", "2.5", "-0.5", "1.0", "true", "false", "''", "'a'", "'abc'", "'ABC'",
+         "'10.0.0.1'", "t'2020-01-01T00:00:00Z'", "t'2020-01-01T00:00:00.5Z'", "h'61'", "h'616263'", "b'YWJj'",
+         "'h\u00e9llo'", "'x\ny'", "18446744073709551615", "'0'", "'true'"]
+_STRS = ["'a'", "'a%'", "'%b%'", "'a_c'", "'%'", "''", "'ABC'", "'h\u00e9llo'", "'.*'", "'^a'", "'[ab]+$'",
+         "'x.y'", "'(?i)abc'", "'10.0.0.0/8'", "'10.0.0.1'", "'10.0.0.0/30'", "'0.0.0.0/0'", "'x\\\\y'"]
+_SETS = [["1", "2.5", "-1", "0"], ["'a'", "'abc'", "''"], ["true", "false"], ["h'61'", "b'YWJj'"],
+         ["t'2020-01-01T00:00:00Z'"], ["1", "'a'"]]
+
+
+def random_comparison_cases(rng, n):
+    def obj():
+        o = {"type": "t"}
+        for k in ("p", "q", "r_hex"):
+            if rng.random() < 0.8:
+                o[k] = rng.choice(_VALS)
+        if "r_hex" in o:
+            o["r_hex"] = rng.choice(["616263", "61", "", "ff00"])
+        return o
+
+    def test():
+        path = rng.choice(["t:p", "t:q", "t:r_hex", "t:p[*]", "t:p[0]", "t:p.k"])
+        neg = "NOT " if rng.random() < 0.2 else ""
+        r = rng.random()
+        if r < 0.5:
+            return "%s %s%s %s" % (path, neg, rng.choice(["=", "!=", "<", ">", "<=", ">="]), rng.choice(_LITS))
+        if r < 0.65:
+            kind = rng.choice(_SETS)
+            return "%s %sIN (%s)" % (path, neg, ", ".join(rng.choice(kind) for _ in range(rng.randrange(0, 4))))
+        op = rng.choice(["LIKE", "MATCHES", "ISSUBSET", "ISSUPERSET"])
+        return "%s %s%s %s" % (path, neg, op, rng.choice(_STRS))
+
+    def cmp(d):
+        if d == 0 or rng.random() < 0.5:
+            return test()
+        return "(%s %s %s)" % (cmp(d - 1), rng.choice(["AND", "OR"]), cmp(d - 1))
+
+    out = []
+    for _ in range(n):
+        objs = {str(k): obj() for k in range(rng.randrange(1, 3))}
+        out.append(("[%s]" % cmp(2), [od(_ts(0), _ts(0), 1, objs)]))
+    return out
+
+
 def fixture_key(observations):
     return "up-" + hashlib.sha256(json.dumps(observations, sort_keys=True).encode()).hexdigest()[:12]
 
@@ -434,6 +526,11 @@ def main():
         fx.setdefault(key, r["observations"])
         cases.append((r["pattern"], key, "stix2-matcher tests"))
     cases += [(p, f, "generated") for p, f in generated_cases()]
+    for name, gen in (("rnd-obs", random_observation_cases(random.Random(1), 250)),
+                      ("rnd-cmp", random_comparison_cases(random.Random(2), 400))):
+        for i, (p, obs) in enumerate(gen):
+            fx["%s-%d" % (name, i)] = obs
+            cases.append((p, "%s-%d" % (name, i), "random"))
     seen = set()
     match_cases = []
     for p, f, s in cases:
