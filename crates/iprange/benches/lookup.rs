@@ -157,7 +157,9 @@ fn main() {
     println!(
         "iprange lookup benchmark ({} cores visible; load average at start: {})",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
-        std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim()
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
     );
 
     // ---- build -------------------------------------------------------------------------

@@ -14,7 +14,10 @@
 //! Lookups are "last start <= address" (an upper-bound binary search). For IPv4 a first-level
 //! index on the top 16 bits narrows the search to the ranges that start inside that /16
 //! (256 KiB, measured in `BENCH_NOTES.md`). IPv6 tables are small (tens of thousands of rows)
-//! and use the plain binary search.
+//! and use the plain binary search, on 64-bit keys when every start is /64-aligned (RIR
+//! IPv6 space is allocated far coarser than /64, and so are all the feeds here): half the
+//! memory and single-word compares. Otherwise the full 128-bit starts are kept.
+//!
 //!
 //! # Order policy
 //!
@@ -134,6 +137,19 @@ impl Addr for u32 {
     }
 }
 
+impl Addr for u64 {
+    const MAX: Self = u64::MAX;
+    fn succ(self) -> Option<Self> {
+        self.checked_add(1)
+    }
+    fn pred(self) -> Self {
+        self - 1
+    }
+    fn to_ip(self) -> IpAddr {
+        IpAddr::V6(Ipv6Addr::from(u128::from(self) << 64))
+    }
+}
+
 impl Addr for u128 {
     const MAX: Self = u128::MAX;
     fn succ(self) -> Option<Self> {
@@ -181,9 +197,69 @@ pub struct IpTable {
     /// `v4_index[h]` = number of v4 rows whose start is below `h << 16` (h in 0..=65536).
     /// Empty when there are no v4 rows.
     v4_index: Vec<u32>,
-    v6: Ranges<u128>,
+    v6: V6Ranges,
     entries: Vec<Entry>,
     stats: LoadStats,
+}
+
+/// IPv6 rows: `Coarse` holds the high 64 bits of each start when all starts are
+/// /64-aligned (so `start <= ip` iff `start_hi <= ip_hi`), `Full` the whole address.
+#[derive(Clone, Debug)]
+enum V6Ranges {
+    Coarse(Ranges<u64>),
+    Full(Ranges<u128>),
+}
+
+impl Default for V6Ranges {
+    fn default() -> Self {
+        V6Ranges::Coarse(Ranges::default())
+    }
+}
+
+impl V6Ranges {
+    fn from_full(r: Ranges<u128>) -> V6Ranges {
+        if r.starts.iter().all(|&s| s as u64 == 0) {
+            V6Ranges::Coarse(Ranges {
+                starts: r.starts.iter().map(|&s| (s >> 64) as u64).collect(),
+                values: r.values,
+            })
+        } else {
+            V6Ranges::Full(r)
+        }
+    }
+
+    #[inline]
+    fn find_value(&self, a: u128) -> Option<u32> {
+        match self {
+            V6Ranges::Coarse(r) => r.find((a >> 64) as u64).map(|i| r.values[i]),
+            V6Ranges::Full(r) => r.find(a).map(|i| r.values[i]),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            V6Ranges::Coarse(r) => r.starts.len(),
+            V6Ranges::Full(r) => r.starts.len(),
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        match self {
+            V6Ranges::Coarse(r) => r.starts.capacity() * 8 + r.values.capacity() * 4,
+            V6Ranges::Full(r) => r.starts.capacity() * 16 + r.values.capacity() * 4,
+        }
+    }
+
+    fn iter(&self) -> Box<dyn Iterator<Item = (u128, u128, u32)> + '_> {
+        match self {
+            V6Ranges::Coarse(r) => Box::new(r.iter().map(|(s, e, v)| {
+                let s = u128::from(s) << 64;
+                let e = (u128::from(e) << 64) | u128::from(u64::MAX);
+                (s, e, v)
+            })),
+            V6Ranges::Full(r) => Box::new(r.iter()),
+        }
+    }
 }
 
 impl IpTable {
@@ -222,8 +298,7 @@ impl IpTable {
     /// The entry for an IPv6 address (no IPv4-mapped special case: see [`IpTable::lookup`]).
     #[inline]
     pub fn lookup_v6(&self, ip: Ipv6Addr) -> Option<&Entry> {
-        let row = self.v6.find(u128::from(ip))?;
-        self.entry_at(self.v6.values[row])
+        self.entry_at(self.v6.find_value(u128::from(ip))?)
     }
 
     /// Plain binary search over the v4 rows without the /16 index. Kept for the benchmark
@@ -260,7 +335,7 @@ impl IpTable {
 
     /// Number of compiled IPv6 rows (ranges with data plus gap rows).
     pub fn v6_rows(&self) -> usize {
-        self.v6.starts.len()
+        self.v6.len()
     }
 
     /// The distinct entries (countries, or ASN + org pairs).
@@ -278,8 +353,7 @@ impl IpTable {
         self.v4.starts.capacity() * 4
             + self.v4.values.capacity() * 4
             + self.v4_index.capacity() * 4
-            + self.v6.starts.capacity() * 16
-            + self.v6.values.capacity() * 4
+            + self.v6.heap_bytes()
             + self.entries.capacity() * std::mem::size_of::<Entry>()
             + self
                 .entries
@@ -474,6 +548,7 @@ impl TableBuilder {
         let v4 = self.compile(&mut v4)?;
         let v6 = self.compile(&mut v6)?;
         let v4_index = build_v4_index(&v4.starts);
+        let v6 = V6Ranges::from_full(v6);
         Ok(IpTable {
             v4,
             v4_index,
@@ -742,6 +817,52 @@ mod tests {
         assert_eq!(code(&t, "1.2.3.4"), None);
         // rows: NL(merged), gap, JP, gap, BR
         assert_eq!(t.v6_rows(), 5);
+        assert!(
+            matches!(t.v6, V6Ranges::Full(_)),
+            "::100 is not /64-aligned"
+        );
+        let all: Vec<_> = t.ranges().map(|(s, e, _)| (s, e)).collect();
+        assert_eq!(all[0], (ip("::"), ip("::1ff")));
+    }
+
+    #[test]
+    fn v6_coarse_layout() {
+        let mut b = TableBuilder::new();
+        b.insert(
+            ip("2001:db8::"),
+            ip("2001:db8:0:ffff:ffff:ffff:ffff:ffff"),
+            cc("JP"),
+        )
+        .unwrap();
+        b.insert(
+            ip("2001:db8:1::"),
+            ip("2001:db8:1:0:ffff:ffff:ffff:ffff"),
+            cc("KR"),
+        )
+        .unwrap();
+        let t = b.build().unwrap();
+        assert!(matches!(t.v6, V6Ranges::Coarse(_)));
+        assert_eq!(code(&t, "2001:db7:ffff:ffff:ffff:ffff:ffff:ffff"), None);
+        assert_eq!(code(&t, "2001:db8::").as_deref(), Some("JP"));
+        assert_eq!(
+            code(&t, "2001:db8:0:ffff:ffff:ffff:ffff:ffff").as_deref(),
+            Some("JP")
+        );
+        assert_eq!(code(&t, "2001:db8:1::").as_deref(), Some("KR"));
+        assert_eq!(
+            code(&t, "2001:db8:1:0:ffff:ffff:ffff:ffff").as_deref(),
+            Some("KR")
+        );
+        assert_eq!(code(&t, "2001:db8:1:1::"), None);
+        assert_eq!(code(&t, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), None);
+        let all: Vec<_> = t.ranges().map(|(s, e, _)| (s, e)).collect();
+        assert_eq!(
+            all,
+            [
+                (ip("2001:db8::"), ip("2001:db8:0:ffff:ffff:ffff:ffff:ffff")),
+                (ip("2001:db8:1::"), ip("2001:db8:1:0:ffff:ffff:ffff:ffff"))
+            ]
+        );
         assert_eq!(t.v4_rows(), 0);
     }
 
