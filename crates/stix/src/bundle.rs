@@ -432,6 +432,16 @@ impl<R: Read> BundleReader<R> {
             let mut fail: Option<Result<(), String>> = None;
             while i < inp.end {
                 let c = inp.buf[i];
+                if in_str && !esc && c != b'"' && c != b'\\' {
+                    // Most bytes of a STIX object are inside strings: jump to the next quote
+                    // or backslash. (A raw newline inside a string is invalid JSON that
+                    // serde_json reports with its own position, so lines need no count here.)
+                    match memchr::memchr2(b'"', b'\\', &inp.buf[i..inp.end]) {
+                        Some(k) => i += k,
+                        None => i = inp.end,
+                    }
+                    continue;
+                }
                 if in_str {
                     if esc {
                         esc = false;
