@@ -828,6 +828,37 @@ mod tests {
         assert_eq!(e.location().unwrap().line, 1);
     }
 
+    /// Garbage in any format and policy gives errors, never a panic.
+    #[test]
+    fn garbage_never_panics() {
+        let alphabet = b"0123456789.:,abcdefAUZ\t\"# -\n\xff";
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let prefixes = [
+            "",
+            "#hexdelta1:4\n",
+            "#hexdelta1:6\n",
+            "1.0.0.0,1.0.0.255,AU\n",
+        ];
+        for i in 0..3000 {
+            let mut text = prefixes[i % prefixes.len()].as_bytes().to_vec();
+            for _ in 0..(i % 120) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                text.push(alphabet[(x % alphabet.len() as u64) as usize]);
+            }
+            for policy in [
+                OrderPolicy::Strict,
+                OrderPolicy::SortThenCheck,
+                OrderPolicy::NarrowestWins,
+            ] {
+                for format in [None, Some(Format::CountryCsv), Some(Format::HexDelta)] {
+                    let _ = load_with(&text[..], "g", format, policy);
+                }
+            }
+        }
+    }
+
     #[test]
     fn detect() {
         assert_eq!(

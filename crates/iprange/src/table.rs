@@ -956,6 +956,63 @@ mod tests {
         }
     }
 
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    /// Random overlapping ranges in a small corner of the space, against brute force:
+    /// for every address, the narrowest containing range, ties to the later insert.
+    #[test]
+    fn narrowest_wins_matches_brute_force() {
+        let codes = ["DE", "FR", "NL", "BE", "IT"];
+        let mut rng = Rng(0x1234_5678_9abc_def1);
+        for round in 0..300 {
+            let n = 1 + rng.below(12) as usize;
+            let mut rows = Vec::new();
+            for _ in 0..n {
+                let s = rng.below(200) as u32;
+                let len = if rng.below(3) == 0 {
+                    rng.below(4)
+                } else {
+                    rng.below(120)
+                } as u32;
+                rows.push((s, s + len, codes[rng.below(5) as usize]));
+            }
+            if round % 2 == 0 {
+                rows.sort_by_key(|r| r.0); // also exercise already-sorted input
+            }
+            let mut b = TableBuilder::new().order_policy(OrderPolicy::NarrowestWins);
+            for &(s, e, c) in &rows {
+                b.insert(
+                    IpAddr::V4(Ipv4Addr::from(s + 0x0a00_0000)),
+                    IpAddr::V4(Ipv4Addr::from(e + 0x0a00_0000)),
+                    cc(c),
+                )
+                .unwrap();
+            }
+            let t = b.build().unwrap();
+            for a in 0..340u32 {
+                let want = rows
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| r.0 <= a && a <= r.1)
+                    .min_by_key(|(i, r)| (r.1 - r.0, std::cmp::Reverse(*i)))
+                    .map(|(_, r)| r.2.to_string());
+                let ipa = Ipv4Addr::from(a + 0x0a00_0000).to_string();
+                assert_eq!(code(&t, &ipa), want, "round {round} addr {a} rows {rows:?}");
+            }
+        }
+    }
+
     #[test]
     fn family_and_order_of_ends() {
         let mut b = TableBuilder::new();
