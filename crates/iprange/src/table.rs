@@ -98,6 +98,44 @@ pub enum OrderPolicy {
     NarrowestWins,
 }
 
+impl OrderPolicy {
+    /// Every policy with its command-line name, for `--help` texts and value parsers.
+    pub const NAMES: [(&'static str, OrderPolicy); 3] = [
+        ("strict", OrderPolicy::Strict),
+        ("sort-then-check", OrderPolicy::SortThenCheck),
+        ("narrowest-wins", OrderPolicy::NarrowestWins),
+    ];
+
+    /// The command-line name (`strict`, `sort-then-check`, `narrowest-wins`).
+    pub fn name(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|(_, p)| *p == self)
+            .expect("all listed")
+            .0
+    }
+}
+
+impl std::fmt::Display for OrderPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for OrderPolicy {
+    type Err = String;
+    /// Parse a command-line name, so a CLI can take `--ip-table-policy narrowest-wins`.
+    fn from_str(s: &str) -> Result<OrderPolicy, String> {
+        Self::NAMES
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(s))
+            .map(|(_, p)| *p)
+            .ok_or_else(|| {
+                format!("unknown order policy {s:?}; expected strict, sort-then-check or narrowest-wins")
+            })
+    }
+}
+
 /// Counters from loading, so a caller can log what was skipped and why.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LoadStats {
@@ -1032,6 +1070,15 @@ mod tests {
         b.insert(ip("2001::"), ip("2001::1"), cc("CN")).unwrap();
         b.insert(ip("1.0.0.0"), ip("1.0.0.1"), cc("CN")).unwrap();
         b.insert(ip("::1"), ip("::1"), cc("CN")).unwrap_err();
+    }
+
+    #[test]
+    fn policy_names_round_trip() {
+        for (name, p) in OrderPolicy::NAMES {
+            assert_eq!(name.parse::<OrderPolicy>().unwrap(), p);
+            assert_eq!(p.to_string(), name);
+        }
+        assert!("lenient".parse::<OrderPolicy>().is_err());
     }
 
     #[test]
