@@ -505,8 +505,8 @@ pub(crate) fn split_csv(line: &str) -> Result<Vec<Cow<'_, str>>, String> {
     }
 }
 
-/// Load a hex-delta or any other table from a reader into a fresh builder with `policy`.
-/// A shorthand for the app: `load_with(reader, name, None, OrderPolicy::SortThenCheck)`.
+/// Load one table from a reader (plain or gzip) with an explicit format (`None`: detect)
+/// and order policy. A shorthand for a one-input [`TableBuilder`].
 pub fn load_with(
     reader: impl Read,
     name: &str,

@@ -18,7 +18,6 @@
 //! IPv6 space is allocated far coarser than /64, and so are all the feeds here): half the
 //! memory and single-word compares. Otherwise the full 128-bit starts are kept.
 //!
-//!
 //! # Order policy
 //!
 //! [`OrderPolicy::Strict`] (the default) wants every family's ranges in ascending order and
