@@ -10,6 +10,7 @@ pub mod auth;
 pub mod cli;
 pub mod export;
 pub mod lookup;
+pub mod matching;
 pub mod model;
 pub mod policy;
 pub mod server;

@@ -140,8 +140,12 @@ fn enrich(store: &Store, samples: &Path) -> Result<()> {
     let db = samples.join("ip-location-db");
     let country = db.join("asn-country-ipv4.csv.gz");
     let asn = db.join("asn-ipv4.subset-for-samples.csv");
-    let r = crate::enrich::enrich_store(store, &crate::enrich::Tables::load(Some(&country), Some(&asn))?)?;
-    println!("enriched: {}", r.summary());
+    let files = crate::enrich::TableFiles { country: vec![country], asn: vec![asn], ..Default::default() };
+    let r = crate::enrich::enrich_store(store, &crate::enrich::Tables::load(&files)?, &mut |_| {})?;
+    println!(
+        "enriched {} observables: {} with a country, {} with a network (ASN), {} with a registered domain",
+        r.observables, r.with_country, r.with_asn, r.with_registered_domain
+    );
     Ok(())
 }
 
