@@ -20,6 +20,16 @@ fn arg(args: &[String], name: &str) -> Option<String> {
         .and_then(|i| args.get(i + 1).cloned())
 }
 
+/// CPU seconds (user + system) used by this process so far, from /proc (Linux).
+fn cpu_secs() -> f64 {
+    let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = s.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // Fields 14 and 15 of stat (utime, stime) are at 11 and 12 after the command name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let cmd = args.get(1).map(String::as_str).unwrap_or("");
@@ -74,6 +84,7 @@ fn main() {
             let scanner = matcher::Scanner::builder().threads(threads).build();
             let mut got = BTreeSet::new();
             let (mut bytes, mut lines, mut secs) = (0u64, 0u64, 0f64);
+            let cpu0 = cpu_secs();
             for name in [
                 "dns.jsonl",
                 "proxy.log",
@@ -106,6 +117,8 @@ fn main() {
                 "total_bytes={bytes} total_lines={lines} scan_secs={secs:.2} mb_per_s={:.0}",
                 bytes as f64 / secs / 1e6
             );
+            let cpu = cpu_secs() - cpu0;
+            println!("scan_cpu_secs={cpu:.2} mb_per_cpu_s={:.0}", bytes as f64 / cpu / 1e6);
             let (miss, fp) = benchgen::compare(&dir.join("expected.tsv"), &got).expect("expected");
             println!(
                 "hits={} misses={} false_positives={}",

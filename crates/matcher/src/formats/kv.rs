@@ -129,7 +129,9 @@ pub(crate) fn parse_cef_line(
     sc: &mut ParserScratch,
     ctx: &mut LineCtx<'_>,
 ) -> Result<(), SkipReason> {
-    let Some(start) = memchr::memmem::find(line, b"CEF:") else {
+    static CEF: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"CEF:"));
+    let Some(start) = CEF.find(line) else {
         // Not CEF at all: treat as key=value syslog, which also tokenises plain text.
         return parse_kv_line(line, sc, ctx);
     };

@@ -145,7 +145,7 @@ impl FormatState {
     /// The state after reading `block` (Zeek files may carry new `#fields` lines).
     pub fn after(&self, block: &[u8]) -> FormatState {
         match self {
-            FormatState::Zeek(h) if memchr::memmem::find(block, b"#").is_some() => {
+            FormatState::Zeek(h) if memchr::memchr(b'#', block).is_some() => {
                 let n = (**h).clone().updated_by(block);
                 FormatState::Zeek(Arc::new(n))
             }
