@@ -36,7 +36,7 @@ pub(crate) fn decode(text: &str) -> Option<Vec<u8>> {
         .collect();
     let body: Vec<u8> = data.iter().copied().take_while(|&c| c != b'=').collect();
     let pad = data.len() - body.len();
-    if data.len() % 4 != 0 || pad > 2 || body.len() % 4 == 1 {
+    if data.len() & 3 != 0 || pad > 2 || body.len() & 3 == 1 {
         return None;
     }
     let mut out = Vec::with_capacity(body.len() * 3 / 4);

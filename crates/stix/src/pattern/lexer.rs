@@ -214,9 +214,9 @@ impl Lexer<'_> {
                     continue;
                 }
             }
-            if rest.starts_with("/*") {
+            if let Some(body) = rest.strip_prefix("/*") {
                 // An unterminated comment is not a comment: `/` and `*` become tokens.
-                if let Some(end) = rest[2..].find("*/") {
+                if let Some(end) = body.find("*/") {
                     self.advance(end + 4);
                     continue;
                 }
@@ -388,7 +388,11 @@ impl Lexer<'_> {
         let mut best: Option<(Tok, usize)> = None;
         // Candidates in rule order; a later one replaces an earlier only if strictly longer.
         let mut offer = |tok: Tok, len: usize| {
-            if len > 0 && best.as_ref().is_none_or(|(_, l)| len > *l) {
+            let longer = match &best {
+                Some((_, l)) => len > *l,
+                None => true,
+            };
+            if len > 0 && longer {
                 best = Some((tok, len));
             }
         };
