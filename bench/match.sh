@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Matcher benchmark: 1,000,000 indicators (real shared data + generated) against ~2 GB of
+# generated DNS (JSON lines), proxy (squid text) and Zeek conn/http/files logs with planted
+# hits. Checks that exactly the planted hits are reported, then compares throughput with
+# `wc -l` (the floor), `grep -F -f` and `rg -F -f` on the same indicator values.
+#
+# Everything is generated in a temporary directory, removed on exit. Bounded in time: grep and
+# rg with a million fixed-string patterns spend minutes compiling them (measured separately on
+# empty input), so they run on a prefix of the logs and are compared in MB/s.
+#
+# Knobs (environment): MATCH_BENCH_BYTES (default 2000000000), MATCH_BENCH_INDICATORS
+# (1000000), MATCH_BENCH_THREADS (2), MATCH_BENCH_GREP_BYTES (10000000: prefix for grep),
+# MATCH_BENCH_RG_PATTERNS (100000: rg with all 1M patterns needs ~11 GB and minutes; set to
+# 0 to use them all, or to -1 to skip rg), THREATGATE_SHARED_DATA (../shared/data).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DATA=${THREATGATE_SHARED_DATA:-$ROOT/../shared/data}
+BYTES=${MATCH_BENCH_BYTES:-2000000000}
+INDICATORS=${MATCH_BENCH_INDICATORS:-1000000}
+THREADS=${MATCH_BENCH_THREADS:-2}
+GREP_BYTES=${MATCH_BENCH_GREP_BYTES:-10000000}
+RG_PATTERNS=${MATCH_BENCH_RG_PATTERNS:-100000}
+PEER_TIMEOUT=${MATCH_BENCH_PEER_TIMEOUT:-240}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target/h-matcher}
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/match-bench.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+say() { printf '%s\n' "$*"; }
+# seconds of wall time for a command, output discarded
+secs() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s.%N); echo "$e - $s" | bc -l; }
+fmt() { printf '%.2f' "$1"; }
+
+say "# matcher benchmark $(date -u +%FT%TZ) on $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+(cd "$ROOT" && cargo build --release -q -p matcher --example gen_bench)
+BIN=$CARGO_TARGET_DIR/release/examples/gen_bench
+
+say "## generate ($INDICATORS indicators, $BYTES bytes of logs)"
+"$BIN" generate "$WORK" --indicators "$INDICATORS" --bytes "$BYTES" --data "$DATA" | tee "$WORK/gen.txt"
+LOGS=("$WORK"/dns.jsonl "$WORK"/proxy.log "$WORK"/conn.log "$WORK"/http.log "$WORK"/files.log)
+TOTAL=$(cat "${LOGS[@]}" | wc -c)
+
+say "## warm the page cache"
+cat "${LOGS[@]}" >/dev/null
+
+say "## wc -l (floor)"
+WC=$(secs wc -l "${LOGS[@]}")
+say "wc_secs=$(fmt "$WC") wc_mb_per_s=$(fmt "$(echo "$TOTAL / $WC / 1000000" | bc -l)")"
+
+say "## threatgate matcher ($THREADS threads): build set, scan all logs, compare with planted hits"
+"$BIN" check "$WORK" --threads "$THREADS" | tee "$WORK/check.txt"
+SCAN=$(grep -o 'scan_secs=[0-9.]*' "$WORK/check.txt" | cut -d= -f2)
+BUILD=$(grep -o 'build_secs=[0-9.]*' "$WORK/check.txt" | cut -d= -f2)
+MATCH_MBS=$(echo "$TOTAL / $SCAN / 1000000" | bc -l)
+
+say "## peers on a ${GREP_BYTES}-byte prefix (same mix: first bytes of each log, in proportion)"
+: >"$WORK/prefix.log"
+for f in "${LOGS[@]}"; do
+  share=$(echo "$GREP_BYTES * $(stat -c %s "$f") / $TOTAL" | bc)
+  head -c "$share" "$f" >>"$WORK/prefix.log"
+done
+: >"$WORK/empty.log"
+PB=$(stat -c %s "$WORK/prefix.log")
+
+GREP_SETUP=$(secs timeout "$PEER_TIMEOUT" grep -F -c -f "$WORK/patterns.txt" "$WORK/empty.log")
+GREP_ALL=$(secs timeout "$PEER_TIMEOUT" grep -F -c -f "$WORK/patterns.txt" "$WORK/prefix.log")
+GREP_SCAN=$(echo "g = $GREP_ALL - $GREP_SETUP; if (g < 0.01) g = 0.01; g" | bc -l)
+GREP_MBS=$(echo "$PB / $GREP_SCAN / 1000000" | bc -l)
+say "grep_setup_secs=$(fmt "$GREP_SETUP") grep_prefix_secs=$(fmt "$GREP_ALL") grep_scan_mb_per_s=$(fmt "$GREP_MBS") (1 thread; setup = compiling the patterns, measured on empty input)"
+
+RG_MBS=""
+if [ "$RG_PATTERNS" != "-1" ] && command -v rg >/dev/null; then
+  if [ "$RG_PATTERNS" = "0" ]; then cp "$WORK/patterns.txt" "$WORK/rg-patterns.txt"; else head -n "$RG_PATTERNS" "$WORK/patterns.txt" >"$WORK/rg-patterns.txt"; fi
+  RN=$(wc -l <"$WORK/rg-patterns.txt")
+  RG_SETUP=$(secs timeout "$PEER_TIMEOUT" rg -F -c -f "$WORK/rg-patterns.txt" "$WORK/empty.log")
+  RG_ALL=$(secs timeout "$PEER_TIMEOUT" rg -F -c -f "$WORK/rg-patterns.txt" "$WORK/prefix.log")
+  RG_SCAN=$(echo "g = $RG_ALL - $RG_SETUP; if (g < 0.01) g = 0.01; g" | bc -l)
+  RG_MBS=$(echo "$PB / $RG_SCAN / 1000000" | bc -l)
+  say "rg_patterns=$RN rg_setup_secs=$(fmt "$RG_SETUP") rg_prefix_secs=$(fmt "$RG_ALL") rg_scan_mb_per_s=$(fmt "$RG_MBS")"
+else
+  say "rg: skipped (not installed or MATCH_BENCH_RG_PATTERNS=-1)"
+fi
+
+say "## summary"
+say "log_bytes=$TOTAL set_build_secs=$BUILD"
+say "matcher_mb_per_s=$(fmt "$MATCH_MBS") wc_mb_per_s=$(fmt "$(echo "$TOTAL / $WC / 1000000" | bc -l)")"
+say "matcher_vs_grep=$(fmt "$(echo "$MATCH_MBS / $GREP_MBS" | bc -l)")x (target >= 10x)"
+[ -n "$RG_MBS" ] && say "matcher_vs_rg=$(fmt "$(echo "$MATCH_MBS / $RG_MBS" | bc -l)")x"
+say "wc_vs_matcher=$(fmt "$(echo "$SCAN / $WC" | bc -l)")x slower than wc -l (target <= 3x)"
+grep -E '^(set_overhead_per_indicator|set_memory_bytes|hits=)' "$WORK/check.txt"
