@@ -118,7 +118,10 @@ fn main() {
                 bytes as f64 / secs / 1e6
             );
             let cpu = cpu_secs() - cpu0;
-            println!("scan_cpu_secs={cpu:.2} mb_per_cpu_s={:.0}", bytes as f64 / cpu / 1e6);
+            println!(
+                "scan_cpu_secs={cpu:.2} mb_per_cpu_s={:.0}",
+                bytes as f64 / cpu / 1e6
+            );
             let (miss, fp) = benchgen::compare(&dir.join("expected.tsv"), &got).expect("expected");
             println!(
                 "hits={} misses={} false_positives={}",

@@ -205,7 +205,7 @@ impl<'s> LineCtx<'s> {
             return;
         }
         let v = trim_ascii(value);
-        if let Some(_) = whole_url(v) {
+        if whole_url(v).is_some() {
             self.url(name, v, true);
         } else {
             self.text(name, v);
@@ -338,7 +338,7 @@ impl<'s> LineCtx<'s> {
             all_hex &= c & T_HEX != 0;
             all_digit_dot &= c & T_DIGIT != 0 || b == b'.';
         }
-        if let Some(_) = at {
+        if at.is_some() {
             self.email(name, t);
         } else if colons >= 2 {
             self.ipv6_token(name, t);

@@ -38,7 +38,7 @@ use chrono::{DateTime, Utc};
 use crate::extract::LineCtx;
 use crate::formats::{parse_line, FormatState, LogFormat, ParserScratch};
 use crate::set::{Handle, IndicatorSet};
-use crate::{Event, Hit, ScanError, Sighting, SkipReason, Summary};
+use crate::{Event, Hit, ScanError, SkipReason, Summary};
 
 /// Lines longer than this are skipped (the default: 1 MiB).
 pub const DEFAULT_MAX_LINE_LEN: usize = 1 << 20;
@@ -435,11 +435,7 @@ fn emit(summary: &mut Summary, r: &mut BlockResult, sink: &mut dyn Sink) {
         sink.hit(h);
         summary.hits += 1;
         for &handle in &h.handles {
-            summary
-                .sightings
-                .entry(handle)
-                .or_insert_with(Sighting::default)
-                .add(h.time);
+            summary.sightings.entry(handle).or_default().add(h.time);
         }
     }
     for e in r.events.iter_mut() {

@@ -523,7 +523,11 @@ fn ip4_filter(exact: &[(u32, Vec<Handle>)], cidrs: &[(u32, u8, HRange)]) -> Vec<
         set((*a >> 8) as usize);
     }
     for &(n, l, _) in cidrs {
-        let last = if l == 0 { u32::MAX } else { n | (u32::MAX >> l) };
+        let last = if l == 0 {
+            u32::MAX
+        } else {
+            n | (u32::MAX >> l)
+        };
         for b in (n >> 8)..=(last >> 8) {
             set(b as usize);
         }

@@ -509,11 +509,7 @@ pub fn generate(cfg: &Config, out: &Path) -> std::io::Result<Generated> {
             }
             (Kind::Ipv4, None) => pools.ip4.push(o.value.clone()),
             (Kind::Ipv6, None) => pools.ip6.push(o.value.clone()),
-            (Kind::Domain, None) => {
-                if o.value.len() < 200 {
-                    pools.domains.push(o.value.clone())
-                }
-            }
+            (Kind::Domain, None) if o.value.len() < 200 => pools.domains.push(o.value.clone()),
             (Kind::Md5, _) => pools.md5.push(o.value.clone()),
             (Kind::Sha1, _) => pools.sha1.push(o.value.clone()),
             (Kind::Sha256, _) => pools.sha256.push(o.value.clone()),
