@@ -177,9 +177,42 @@ impl Matcher {
     /// Does the pattern match these observations? Errors where the data cannot be read the
     /// way the pattern asks (see [`EvalError`]).
     pub fn matches(&self, observations: &[Value]) -> Result<bool, EvalError> {
-        let obs = collect_observations(observations)?;
-        let ctx = Ctx { obs: &obs };
+        self.matches_observations(&Observations::new(observations)?)
+    }
+
+    /// Like [`Matcher::matches`] on observations read once with [`Observations::new`]:
+    /// the way to test many patterns against the same events.
+    pub fn matches_observations(&self, observations: &Observations<'_>) -> Result<bool, EvalError> {
+        let ctx = Ctx {
+            obs: &observations.obs,
+        };
         Ok(!ctx.eval_obs(&self.root)?.is_empty())
+    }
+}
+
+/// Observed-data read for evaluation: bundles flattened, `object_refs` resolved,
+/// timestamps parsed. Borrows the JSON it was made from.
+pub struct Observations<'a> {
+    obs: Vec<Obs<'a>>,
+}
+
+impl<'a> Observations<'a> {
+    /// Reads observed-data from `values` (see the module docs for the accepted shapes).
+    /// Errors for observed-data without `number_observed` (at least 1), `first_observed`,
+    /// `last_observed`, or with neither `object_refs` nor an `objects` dictionary.
+    pub fn new(values: &'a [Value]) -> Result<Self, EvalError> {
+        Ok(Observations {
+            obs: collect_observations(values)?,
+        })
+    }
+
+    /// How many observed-data objects were found.
+    pub fn len(&self) -> usize {
+        self.obs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.obs.is_empty()
     }
 }
 
@@ -399,8 +432,13 @@ struct Obs<'a> {
     first: i64,
     last: i64,
     number: u64,
-    /// (id or dictionary key, object)
-    objects: Vec<(&'a str, &'a Value)>,
+    /// (id or dictionary key, object, its `type`), read once so that tests need not
+    /// look the type up again.
+    objects: Vec<(&'a str, &'a Value, Option<&'a str>)>,
+}
+
+fn type_of(v: &Value) -> Option<&str> {
+    v.get("type").and_then(Value::as_str)
 }
 
 fn collect_observations(input: &[Value]) -> Result<Vec<Obs<'_>>, EvalError> {
@@ -454,10 +492,12 @@ fn collect_observations(input: &[Value]) -> Result<Vec<Obs<'_>>, EvalError> {
                 .ok_or_else(|| EvalError::new("object_refs is not a list"))?;
             refs.iter()
                 .filter_map(Value::as_str)
-                .filter_map(|r| scos.get_key_value(r).map(|(k, v)| (*k, *v)))
+                .filter_map(|r| scos.get_key_value(r).map(|(k, v)| (*k, *v, type_of(v))))
                 .collect()
         } else if let Some(map) = v.get("objects").and_then(Value::as_object) {
-            map.iter().map(|(k, o)| (k.as_str(), o)).collect()
+            map.iter()
+                .map(|(k, o)| (k.as_str(), o, type_of(o)))
+                .collect()
         } else {
             return Err(EvalError::new(
                 "observed-data needs object_refs (STIX 2.1) or an objects dictionary (STIX 2.0)",
@@ -939,8 +979,8 @@ impl<'o> Ctx<'_, 'o> {
         out.extend(
             obs.objects
                 .iter()
-                .filter(|(k, _)| *k == id)
-                .map(|(_, o)| *o),
+                .filter(|(k, ..)| *k == id)
+                .map(|(_, o, _)| *o),
         );
     }
 
@@ -1003,8 +1043,8 @@ impl<'o> Ctx<'_, 'o> {
         for obs in self.obs {
             let mut passed = Vec::new();
             if !skip_type {
-                for (j, (_, obj)) in obs.objects.iter().enumerate() {
-                    if obj.get("type").and_then(Value::as_str) != Some(t.object_type.as_str()) {
+                for (j, (_, obj, ty)) in obs.objects.iter().enumerate() {
+                    if *ty != Some(t.object_type.as_str()) {
                         continue;
                     }
                     let vals = self.select(obs, obj, &t.steps)?;
