@@ -13,10 +13,11 @@
 //!
 //! Lookups are "last start <= address" (an upper-bound binary search). For IPv4 a first-level
 //! index on the top 16 bits narrows the search to the ranges that start inside that /16
-//! (256 KiB, measured in `BENCH_NOTES.md`). IPv6 tables are small (tens of thousands of rows)
-//! and use the plain binary search, on 64-bit keys when every start is /64-aligned (RIR
-//! IPv6 space is allocated far coarser than /64, and so are all the feeds here): half the
-//! memory and single-word compares. Otherwise the full 128-bit starts are kept.
+//! (256 KiB, measured in `BENCH_NOTES.md`). IPv6 addresses are too sparse for a fixed-bit
+//! index; there a sampled top level (every 16th start, 68 KiB for 136k rows) is searched
+//! first, then one 16-row block. Keys are 64-bit when every start is /64-aligned (RIR IPv6
+//! space is allocated far coarser than /64, and so are all the feeds here): half the memory
+//! and single-word compares. Otherwise the full 128-bit starts are kept.
 //!
 //! # Order policy
 //!
