@@ -8,11 +8,14 @@
 pub mod audit;
 pub mod auth;
 pub mod cli;
+pub mod enrich;
 pub mod export;
 pub mod lookup;
 pub mod matching;
 pub mod model;
+pub mod ops;
 pub mod policy;
+pub mod retention;
 pub mod server;
 pub mod store;
 pub mod sync;

@@ -9,6 +9,7 @@
 //! check every row with [`ReadScope::permits`].
 
 pub mod backend;
+mod ops;
 pub mod postgres;
 pub mod schema;
 mod server_support;
@@ -21,6 +22,7 @@ use chrono::Utc;
 use serde_json::Value;
 
 pub use backend::{Backend, Conn, Dialect, Result, Row, StoreError, Tx, Val};
+pub use ops::PurgeCount;
 // ----- server support ----- (methods for TAXII and sync, in server_support.rs)
 pub use server_support::{CollectionPage, CollectionQuery, VersionSelect};
 

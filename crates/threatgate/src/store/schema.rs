@@ -162,6 +162,91 @@ CREATE TABLE sync_state (
     updated_at TEXT NOT NULL
 );
 "#,
+}, Migration {
+    version: 4,
+    name: "operations: operations, targets (with snapshots), target events, observations, counts, disseminations",
+    sql: r#"
+CREATE TABLE operations (
+    id {pk},
+    name TEXT NOT NULL UNIQUE,
+    window_from TEXT NOT NULL,
+    window_to TEXT NOT NULL,
+    filter TEXT NOT NULL,
+    created_by {int} NOT NULL REFERENCES orgs(id),
+    created_at TEXT NOT NULL
+);
+CREATE TABLE targets (
+    id {pk},
+    operation_id {int} NOT NULL REFERENCES operations(id),
+    observable_id {int},
+    kind TEXT NOT NULL,
+    value TEXT NOT NULL,
+    category TEXT NOT NULL,
+    country TEXT,
+    asn {int},
+    network TEXT,
+    registered_domain TEXT,
+    abuse_contact TEXT,
+    snapshot TEXT NOT NULL,
+    needs_consent {int} NOT NULL,
+    tlp TEXT NOT NULL,
+    state TEXT NOT NULL,
+    identified_at TEXT NOT NULL,
+    reported_at TEXT,
+    actioned_at TEXT,
+    updated_at TEXT NOT NULL,
+    UNIQUE (operation_id, kind, value)
+);
+CREATE INDEX targets_observable ON targets(observable_id);
+CREATE TABLE target_events (
+    id {pk},
+    target_id {int} NOT NULL REFERENCES targets(id),
+    from_state TEXT NOT NULL,
+    to_state TEXT NOT NULL,
+    at TEXT NOT NULL,
+    actor {int} NOT NULL REFERENCES orgs(id),
+    evidence TEXT NOT NULL
+);
+CREATE INDEX target_events_target ON target_events(target_id);
+CREATE TABLE target_observations (
+    id {pk},
+    target_id {int} NOT NULL REFERENCES targets(id),
+    at TEXT NOT NULL,
+    online {int} NOT NULL,
+    method TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    recorded_by {int} REFERENCES orgs(id),
+    UNIQUE (target_id, at, method, online)
+);
+CREATE INDEX target_observations_target ON target_observations(target_id, at);
+CREATE TABLE operation_counts (
+    id {pk},
+    operation_id {int} NOT NULL REFERENCES operations(id),
+    seizures {int} NOT NULL,
+    arrests {int} NOT NULL,
+    note TEXT NOT NULL,
+    recorded_by {int} NOT NULL REFERENCES orgs(id),
+    recorded_at TEXT NOT NULL
+);
+CREATE TABLE disseminations (
+    id {pk},
+    operation_id {int} NOT NULL REFERENCES operations(id),
+    country TEXT NOT NULL,
+    recipient {int} NOT NULL REFERENCES orgs(id),
+    targets {int} NOT NULL,
+    records {int} NOT NULL,
+    objects {int} NOT NULL,
+    tlp TEXT NOT NULL,
+    sent_by {int} NOT NULL REFERENCES orgs(id),
+    sent_at TEXT NOT NULL
+);
+CREATE TABLE network_contacts (
+    asn {int} PRIMARY KEY,
+    contact TEXT NOT NULL,
+    source TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+"#,
 }];
 
 fn render(sql: &str, d: Dialect) -> String {
