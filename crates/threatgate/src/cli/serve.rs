@@ -29,6 +29,9 @@ pub struct ServeArgs {
     /// Title announced by TAXII discovery.
     #[arg(long, default_value = "threatgate")]
     pub title: String,
+    /// Failed authentications one client IP may make in a burst before it must wait.
+    #[arg(long, default_value_t = crate::server::limits::AUTH_FAILURE_BURST)]
+    pub auth_failure_burst: f64,
     /// Async worker threads.
     #[arg(long, default_value_t = DEFAULT_WORKERS)]
     pub workers: usize,
@@ -40,6 +43,7 @@ pub fn run(cli: &Cli, a: &ServeArgs) -> Result<ExitCode> {
     config.tls_cert = a.tls_cert.clone();
     config.tls_key = a.tls_key.clone();
     config.title = a.title.clone();
+    config.auth_failure_burst = a.auth_failure_burst;
     eprintln!("serving {} on {}", store.describe(), a.listen);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(a.workers.max(1))

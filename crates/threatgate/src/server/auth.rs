@@ -124,6 +124,8 @@ impl FromRequestParts<AppState> for Caller {
 /// Token buckets of authentication failures, per client IP.
 pub struct AuthLimiter {
     buckets: Mutex<HashMap<IpAddr, Bucket>>,
+    /// Failures allowed in a burst ([`AUTH_FAILURE_BURST`] unless configured).
+    burst: f64,
 }
 
 struct Bucket {
@@ -134,16 +136,21 @@ struct Bucket {
 
 impl Default for AuthLimiter {
     fn default() -> Self {
-        AuthLimiter {
-            buckets: Mutex::new(HashMap::new()),
-        }
+        AuthLimiter::new(AUTH_FAILURE_BURST)
     }
 }
 
 impl AuthLimiter {
-    fn refill(b: &mut Bucket, now: Instant) {
+    pub fn new(burst: f64) -> AuthLimiter {
+        AuthLimiter {
+            buckets: Mutex::new(HashMap::new()),
+            burst: burst.max(1.0),
+        }
+    }
+
+    fn refill(&self, b: &mut Bucket, now: Instant) {
         let dt = now.duration_since(b.last).as_secs_f64();
-        b.tokens = (b.tokens + dt * AUTH_FAILURE_REFILL_PER_SEC).min(AUTH_FAILURE_BURST);
+        b.tokens = (b.tokens + dt * AUTH_FAILURE_REFILL_PER_SEC).min(self.burst);
         b.last = now;
     }
 
@@ -151,7 +158,7 @@ impl AuthLimiter {
     pub fn blocked(&self, ip: IpAddr) -> Option<u64> {
         let mut m = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         let b = m.get_mut(&ip)?;
-        Self::refill(b, Instant::now());
+        self.refill(b, Instant::now());
         (b.tokens < 1.0).then(|| ((1.0 - b.tokens) / AUTH_FAILURE_REFILL_PER_SEC).ceil() as u64)
     }
 
@@ -162,15 +169,16 @@ impl AuthLimiter {
         if m.len() >= AUTH_LIMITER_MAX_CLIENTS && !m.contains_key(&ip) {
             // Forget clients whose buckets have refilled: they are not attacking now.
             m.retain(|_, b| {
-                Self::refill(b, now);
-                b.tokens < AUTH_FAILURE_BURST
+                self.refill(b, now);
+                b.tokens < self.burst
             });
         }
+        let burst = self.burst;
         let b = m.entry(ip).or_insert(Bucket {
-            tokens: AUTH_FAILURE_BURST,
+            tokens: burst,
             last: now,
         });
-        Self::refill(b, now);
+        self.refill(b, now);
         b.tokens = (b.tokens - 1.0).max(0.0);
     }
 }

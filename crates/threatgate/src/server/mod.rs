@@ -39,6 +39,8 @@ pub struct ServerConfig {
     pub title: String,
     /// Whether clients reach us over TLS (for URLs we hand out).
     pub tls: bool,
+    /// Failed authentications a client IP may make in a burst.
+    pub auth_failure_burst: f64,
 }
 
 impl ServerConfig {
@@ -49,6 +51,7 @@ impl ServerConfig {
             tls_key: None,
             title: "threatgate".into(),
             tls: false,
+            auth_failure_burst: limits::AUTH_FAILURE_BURST,
         }
     }
 }
@@ -67,7 +70,7 @@ impl AppState {
         AppState {
             store,
             metrics: Arc::new(metrics::Metrics::new()),
-            limiter: Arc::new(auth::AuthLimiter::default()),
+            limiter: Arc::new(auth::AuthLimiter::new(config.auth_failure_burst)),
             config: Arc::new(config),
         }
     }

@@ -276,13 +276,29 @@ impl Drop for Server {
 impl Server {
     /// Start `threatgate <store args> serve --listen 127.0.0.1:0 <extra>`.
     pub fn start(store_args: &[String], extra: &[&str]) -> Server {
+        Server::start_with_log(store_args, extra, None)
+    }
+
+    /// Start with `THREATGATE_LOG=debug`, stderr written to `log` (to check what is logged).
+    pub fn start_with_log(
+        store_args: &[String],
+        extra: &[&str],
+        log: Option<&std::path::Path>,
+    ) -> Server {
         let mut cmd = Command::new(BIN);
         cmd.args(store_args)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(extra)
-            .env("THREATGATE_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stdout(Stdio::piped());
+        match log {
+            Some(p) => {
+                cmd.env("THREATGATE_LOG", "debug")
+                    .stderr(std::fs::File::create(p).unwrap());
+            }
+            None => {
+                cmd.env("THREATGATE_LOG", "warn").stderr(Stdio::inherit());
+            }
+        }
         let mut child = cmd.spawn().expect("start threatgate serve");
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
