@@ -13,6 +13,7 @@ use super::lexer::is_reserved_word;
 /// A parsed pattern: one observation expression.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pattern {
+    /// The whole pattern is one observation expression.
     pub root: ObservationExpr,
 }
 
@@ -63,11 +64,14 @@ impl Qualifier {
 /// A non-negative number as written after `WITHIN`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Number {
+    /// Written as an integer (`WITHIN 5 SECONDS`).
     Int(u64),
+    /// Written with a decimal point (`WITHIN 2.5 SECONDS`).
     Float(f64),
 }
 
 impl Number {
+    /// The value in seconds.
     pub fn as_f64(self) -> f64 {
         match self {
             Number::Int(i) => i as f64,
@@ -92,22 +96,30 @@ pub enum ComparisonExpr {
 /// One property test: `path [NOT] op value`, or `[NOT] EXISTS path`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PropTest {
+    /// The property the test reads.
     pub path: ObjectPath,
     /// `NOT` written before the operator: the test's result is inverted.
     pub negated: bool,
+    /// The operator and its constant.
     pub op: Operator,
 }
 
 /// Comparison operators (spec 9.3) with their right-hand side.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Operator {
+    /// `=` (also written `==`).
     Eq(Literal),
     /// `!=` (also written `<>`).
     Neq(Literal),
+    /// `<`
     Lt(Literal),
+    /// `<=`
     Le(Literal),
+    /// `>`
     Gt(Literal),
+    /// `>=`
     Ge(Literal),
+    /// `IN ( … )`: equal to one of the constants.
     In(Vec<Literal>),
     /// SQL `LIKE` with `%` and `_`.
     Like(String),
@@ -146,13 +158,17 @@ pub enum PathStep {
 pub enum Literal {
     /// Integers; 128 bits so that any value that fits a JSON number compares exactly.
     Int(i128),
+    /// Numbers written with a decimal point.
     Float(f64),
+    /// `'…'`, unescaped.
     Str(String),
+    /// `true` / `false`.
     Bool(bool),
     /// `b'…'` (base64), decoded.
     Binary(Vec<u8>),
     /// `h'…'`, decoded.
     Hex(Vec<u8>),
+    /// `t'…'`.
     Timestamp(Timestamp),
 }
 

@@ -80,6 +80,7 @@ pub struct Pos {
 /// (`t'2020-02-31T00:00:00Z'`, `REPEATS 0 TIMES`, a mixed-type `IN` set).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EvalError {
+    /// What went wrong, for a log line or the person who wrote the pattern.
     pub message: String,
 }
 

@@ -211,6 +211,7 @@ impl<'a> Observations<'a> {
         self.obs.len()
     }
 
+    /// No observed-data was found (nothing can match).
     pub fn is_empty(&self) -> bool {
         self.obs.is_empty()
     }

@@ -78,6 +78,8 @@
 //! Once a keyword has been read the parser commits to it: `[x:y NOT 5]` says a comparison
 //! operator was expected after NOT, not that the whole test was unexpected.
 
+#![warn(missing_docs)]
+
 mod ast;
 mod base64;
 mod compile;
