@@ -529,7 +529,7 @@ impl<R: Read> BundleReader<R> {
                     start.column + e.column().saturating_sub(1) as u64,
                 )
             } else {
-                (start.line + e.line() as u64 - 1, e.column() as u64)
+                (start.line + e.line() as u64 - 1, (e.column() as u64).max(1))
             };
             let mut message = e.to_string();
             if let Some(cut) = message.find(" at line ") {
@@ -848,6 +848,14 @@ mod tests {
         let loc = e.location();
         assert_eq!((loc.line, loc.column), (3, 13), "{e}");
         assert_eq!(v.len(), 2);
+    }
+
+    #[test]
+    fn raw_newline_in_a_string_is_located_on_a_real_column() {
+        // serde_json reports column 0 right after a newline; we never do.
+        let v = all("{\"type\":\"bundle\",\"objects\":[\n{\"type\":\"a\nb\"}]}");
+        let e = v[0].as_ref().unwrap_err();
+        assert_eq!((e.location().line, e.location().column), (3, 1), "{e}");
     }
 
     #[test]

@@ -148,15 +148,42 @@ pub fn is_valid_property_name(s: &str) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Timestamp {
     seconds: DateTime<Utc>,
-    /// Fraction digits without trailing zeros (so "0.500" and "0.5" compare equal).
-    fraction: String,
+    /// `text[fraction.0..fraction.1]` are the fraction digits without trailing zeros (so
+    /// "0.500" and "0.5" compare equal); an empty range for whole seconds.
+    fraction: (usize, usize),
     text: String,
+}
+
+/// Compare two fraction-of-second digit strings (no trailing zeros) as numbers.
+pub(crate) fn cmp_fraction(a: &str, b: &str) -> Ordering {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    for i in 0..a.len().max(b.len()) {
+        let x = a.get(i).copied().unwrap_or(b'0');
+        let y = b.get(i).copied().unwrap_or(b'0');
+        match x.cmp(&y) {
+            Ordering::Equal => {}
+            other => return other,
+        }
+    }
+    Ordering::Equal
 }
 
 impl Timestamp {
     /// Parse `YYYY-MM-DDTHH:MM:SS[.fraction]Z`. Lower-case `t`/`z`, offsets other than
     /// `Z`, and leap seconds (`:60`) are refused: the spec requires UTC with `Z`.
     pub fn parse(s: &str) -> Result<Timestamp, String> {
+        let (seconds, fraction) = Self::parse_parts(s)?;
+        let start = if fraction.is_empty() { 0 } else { 20 };
+        Ok(Timestamp {
+            seconds,
+            fraction: (start, start + fraction.len()),
+            text: s.to_string(),
+        })
+    }
+
+    /// Parse without allocating: the whole seconds and the fraction digits (trailing
+    /// zeros trimmed). Validation uses this on every timestamp of every object.
+    pub(crate) fn parse_parts(s: &str) -> Result<(DateTime<Utc>, &str), String> {
         let b = s.as_bytes();
         let bad =
             || format!("`{s}` is not a STIX timestamp (expected YYYY-MM-DDTHH:MM:SS[.s+]Z, UTC)");
@@ -191,12 +218,12 @@ impl Timestamp {
         };
         let rest = &s[19..s.len() - 1];
         let fraction = if rest.is_empty() {
-            String::new()
+            ""
         } else if let Some(f) = rest.strip_prefix('.') {
             if f.is_empty() || !f.bytes().all(|c| c.is_ascii_digit()) {
                 return Err(bad());
             }
-            f.trim_end_matches('0').to_string()
+            f.trim_end_matches('0')
         } else {
             return Err(bad());
         };
@@ -205,17 +232,17 @@ impl Timestamp {
         let time = NaiveTime::from_hms_opt(h, mi, se)
             .ok_or_else(|| format!("`{s}`: no such time of day"))?;
         let seconds = Utc.from_utc_datetime(&NaiveDateTime::new(date, time));
-        Ok(Timestamp {
-            seconds,
-            fraction,
-            text: s.to_string(),
-        })
+        Ok((seconds, fraction))
+    }
+
+    fn fraction(&self) -> &str {
+        &self.text[self.fraction.0..self.fraction.1]
     }
 
     /// The instant, truncated to nanoseconds (enough for any use but ordering, which
     /// [`Ord`] does exactly).
     pub fn to_datetime(&self) -> DateTime<Utc> {
-        let mut nanos = self.fraction.clone();
+        let mut nanos = self.fraction().to_string();
         nanos.truncate(9);
         while nanos.len() < 9 {
             nanos.push('0');
@@ -236,14 +263,9 @@ impl Timestamp {
 
 impl Ord for Timestamp {
     fn cmp(&self, other: &Self) -> Ordering {
-        // Fraction strings have no trailing zeros, so comparing them as digit strings
-        // padded on the right is comparing the numbers.
-        self.seconds.cmp(&other.seconds).then_with(|| {
-            let n = self.fraction.len().max(other.fraction.len());
-            let a = format!("{:0<n$}", self.fraction);
-            let b = format!("{:0<n$}", other.fraction);
-            a.cmp(&b)
-        })
+        self.seconds
+            .cmp(&other.seconds)
+            .then_with(|| cmp_fraction(self.fraction(), other.fraction()))
     }
 }
 

@@ -139,7 +139,15 @@ fn choose_one_hash(hashes: &Map<String, Value>) -> Option<(String, Value)> {
 /// assert!(id.starts_with("ipv4-addr--"));
 /// ```
 pub fn sco_id(type_name: &str, properties: &Value) -> Result<String, IdError> {
-    let props = properties.as_object().ok_or(IdError::NotAnObject)?;
+    sco_id_from_map(
+        type_name,
+        properties.as_object().ok_or(IdError::NotAnObject)?,
+    )
+}
+
+/// [`sco_id`] over a property map (e.g. [`crate::StixObject::as_map`]), without
+/// building a `Value` first.
+pub fn sco_id_from_map(type_name: &str, props: &Map<String, Value>) -> Result<String, IdError> {
     let names = contributing_properties(type_name)
         .ok_or_else(|| IdError::NoContributingProperties(type_name.to_string()))?;
     let mut selected = Map::new();

@@ -37,14 +37,18 @@
 //! Checks are per object; whether referenced objects exist is a store question, not a
 //! validity one (STIX allows references to objects elsewhere).
 
+use std::cmp::Ordering;
 use std::fmt;
+
+use chrono::{DateTime, Utc};
 
 use serde_json::{Map, Value};
 
 use crate::common::{
-    is_valid_property_name, is_valid_type_name, Category, Pointer, Timestamp, SPEC_VERSION,
+    cmp_fraction, is_valid_property_name, is_valid_type_name, Category, Pointer, Timestamp,
+    SPEC_VERSION,
 };
-use crate::id::{contributing_properties, sco_id, StixId};
+use crate::id::{contributing_properties, sco_id_from_map, StixId};
 use crate::object::{json_kind, StixObject};
 
 /// How serious an issue is.
@@ -876,48 +880,60 @@ impl<'a> Checker<'a> {
     }
 
     fn check_timestamps(&mut self, type_name: &str) {
-        let mut keys: Vec<&str> = vec!["created", "modified"];
-        keys.extend_from_slice(timestamp_properties(type_name));
+        // Each timestamp is parsed once; the valid ones are kept for the order checks.
+        let mut parsed: Vec<(&str, DateTime<Utc>, &str)> = Vec::new();
+        let keys = ["created", "modified"]
+            .into_iter()
+            .chain(timestamp_properties(type_name).iter().copied());
         for key in keys {
-            if let Some(v) = self.obj.get(key) {
-                match v.as_str() {
-                    Some(s) => {
-                        if let Err(m) = Timestamp::parse(s) {
-                            self.err(self.p(key), "timestamp", format!("`{key}`: {m}"));
-                        }
-                    }
-                    None if !v.is_null() => self.err(
-                        self.p(key),
-                        "timestamp",
-                        format!("`{key}` must be a timestamp string, found {}", json_kind(v)),
-                    ),
-                    None => {}
-                }
+            let Some(v) = self.obj.get(key) else { continue };
+            match v.as_str() {
+                Some(s) => match Timestamp::parse_parts(s) {
+                    Ok((secs, frac)) => parsed.push((key, secs, frac)),
+                    Err(m) => self.err(self.p(key), "timestamp", format!("`{key}`: {m}")),
+                },
+                None if !v.is_null() => self.err(
+                    self.p(key),
+                    "timestamp",
+                    format!("`{key}` must be a timestamp string, found {}", json_kind(v)),
+                ),
+                None => {}
             }
         }
-        let ts = |k: &str| {
-            self.obj
-                .get(k)
-                .and_then(Value::as_str)
-                .and_then(|s| Timestamp::parse(s).ok())
+        let find = |k: &str| {
+            parsed
+                .iter()
+                .find(|(key, _, _)| *key == k)
+                .map(|(_, s, f)| (*s, *f))
         };
-        let mut orders: Vec<(&str, bool, &str)> = vec![("modified", false, "created")];
-        orders.extend_from_slice(timestamp_orders(type_name));
+        let orders = [("modified", false, "created")]
+            .into_iter()
+            .chain(timestamp_orders(type_name).iter().copied());
         for (later, strict, earlier) in orders {
-            if let (Some(l), Some(e)) = (ts(later), ts(earlier)) {
-                let bad = if strict { l <= e } else { l < e };
-                if bad {
-                    let rel = if strict {
-                        "later than"
-                    } else {
-                        "later than or equal to"
-                    };
-                    self.err(
-                        self.p(later),
-                        "timestamp-order",
-                        format!("`{later}` ({l}) must be {rel} `{earlier}` ({e})"),
-                    );
-                }
+            let (Some(l), Some(e)) = (find(later), find(earlier)) else {
+                continue;
+            };
+            let ord = l.0.cmp(&e.0).then_with(|| cmp_fraction(l.1, e.1));
+            let bad = if strict {
+                ord != Ordering::Greater
+            } else {
+                ord == Ordering::Less
+            };
+            if bad {
+                let rel = if strict {
+                    "later than"
+                } else {
+                    "later than or equal to"
+                };
+                let (lt, et) = (
+                    self.obj[later].as_str().unwrap_or(""),
+                    self.obj[earlier].as_str().unwrap_or(""),
+                );
+                self.err(
+                    self.p(later),
+                    "timestamp-order",
+                    format!("`{later}` ({lt}) must be {rel} `{earlier}` ({et})"),
+                );
             }
         }
     }
@@ -956,33 +972,29 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// Check one reference value; `target` constrains its type if known.
-    fn check_ref(&mut self, p: Pointer, key: &str, v: &Value, target: Option<Target>) {
+    /// What is wrong with one reference value, if anything; `target` constrains its
+    /// type if known. Returns the rule and message so the pointer is only built for
+    /// errors (validation runs on every ingested object).
+    fn ref_problem(key: &str, v: &Value, target: Option<Target>) -> Option<(&'static str, String)> {
         let Some(id) = v.as_str() else {
-            self.err(
-                p,
+            return Some((
                 "reference",
                 format!("`{key}` must hold id strings, found {}", json_kind(v)),
-            );
-            return;
+            ));
         };
         match StixId::parse(id) {
-            Err(e) => self.err(p, "reference", format!("`{key}`: {e}")),
-            Ok(parsed) => {
-                if let Some(t) = target {
-                    if !t.allows(parsed.type_name) {
-                        self.err(
-                            p,
-                            "reference-type",
-                            format!(
-                                "`{key}` must reference {}, but `{id}` is a {}",
-                                t.describe(),
-                                parsed.type_name
-                            ),
-                        );
-                    }
-                }
-            }
+            Err(e) => Some(("reference", format!("`{key}`: {e}"))),
+            Ok(parsed) => match target {
+                Some(t) if !t.allows(parsed.type_name) => Some((
+                    "reference-type",
+                    format!(
+                        "`{key}` must reference {}, but `{id}` is a {}",
+                        t.describe(),
+                        parsed.type_name
+                    ),
+                )),
+                _ => None,
+            },
         }
     }
 
@@ -999,12 +1011,17 @@ impl<'a> Checker<'a> {
                 continue; // markings are checked by check_markings
             }
             if k.ends_with("_ref") {
-                self.check_ref(self.p(k), k, v, target_of(k));
+                if let Some((rule, m)) = Self::ref_problem(k, v, target_of(k)) {
+                    self.err(self.p(k), rule, m);
+                }
             } else if k.ends_with("_refs") {
                 match v {
                     Value::Array(a) => {
+                        let target = target_of(k);
                         for (i, item) in a.iter().enumerate() {
-                            self.check_ref(self.p(k).index(i), k, item, target_of(k));
+                            if let Some((rule, m)) = Self::ref_problem(k, item, target) {
+                                self.err(self.p(k).index(i), rule, m);
+                            }
                         }
                     }
                     other => self.err(
@@ -1022,8 +1039,13 @@ impl<'a> Checker<'a> {
         if let Some(v) = self.obj.get("object_marking_refs") {
             if let Value::Array(a) = v {
                 for (i, item) in a.iter().enumerate() {
-                    let p = self.p("object_marking_refs").index(i);
-                    self.check_marking_ref(p, "object_marking_refs", item, own_id, type_name);
+                    self.check_marking_ref(
+                        None,
+                        ("object_marking_refs", i),
+                        item,
+                        own_id,
+                        type_name,
+                    );
                 }
             }
         }
@@ -1045,7 +1067,13 @@ impl<'a> Checker<'a> {
                 continue;
             };
             match (g.get("marking_ref"), g.get("lang")) {
-                (Some(r), None) => self.check_marking_ref(p.key("marking_ref"), "marking_ref", r, own_id, type_name),
+                (Some(r), None) => self.check_marking_ref(
+                    Some(&p),
+                    ("marking_ref", usize::MAX),
+                    r,
+                    own_id,
+                    type_name,
+                ),
                 (None, Some(_)) => {}
                 (Some(_), Some(_)) => self.err(p.clone(), "marking", "a granular marking must have exactly one of `marking_ref` and `lang`, not both"),
                 (None, None) => self.err(p.clone(), "marking", "a granular marking requires `marking_ref` or `lang`"),
@@ -1077,21 +1105,31 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// Check a marking reference. `at.0` is the property name and `at.1` its list index
+    /// (`usize::MAX` for a single value); `base` is the pointer of the JSON object holding
+    /// it (`None`: the STIX object itself).
     fn check_marking_ref(
         &mut self,
-        p: Pointer,
-        key: &str,
+        base: Option<&Pointer>,
+        at: (&str, usize),
         v: &Value,
         own_id: Option<&str>,
         type_name: &str,
     ) {
-        self.check_ref(
-            p.clone(),
-            key,
-            v,
-            Some(Target::Types(&["marking-definition"])),
-        );
-        if type_name == "marking-definition" && v.as_str().is_some() && v.as_str() == own_id {
+        let self_ref =
+            type_name == "marking-definition" && v.as_str().is_some() && v.as_str() == own_id;
+        let problem = Self::ref_problem(at.0, v, Some(Target::Types(&["marking-definition"])));
+        if problem.is_none() && !self_ref {
+            return;
+        }
+        let mut p = base.unwrap_or(self.at).key(at.0);
+        if at.1 != usize::MAX {
+            p = p.index(at.1);
+        }
+        if let Some((rule, m)) = problem {
+            self.err(p.clone(), rule, m);
+        }
+        if self_ref {
             self.err(p, "marking", "a marking-definition must not mark itself");
         }
     }
@@ -1197,7 +1235,7 @@ impl<'a> Checker<'a> {
         if StixId::parse(id).is_err() || contributing_properties(type_name).is_none() {
             return;
         }
-        if let Ok(expected) = sco_id(type_name, &Value::Object(self.obj.clone())) {
+        if let Ok(expected) = sco_id_from_map(type_name, self.obj) {
             if expected != id {
                 self.warn(self.p("id"), "sco-id", format!("the deterministic id of this {type_name} is `{expected}` (UUIDv5 over its ID-contributing properties); `{id}` will not merge with other sources' copies"));
             }
@@ -1208,24 +1246,26 @@ impl<'a> Checker<'a> {
 /// Follow a granular-marking selector (`description`, `external_references.[0].url`)
 /// through the object.
 fn resolve_selector(obj: &Map<String, Value>, selector: &str) -> Result<(), String> {
-    let mut cur = Value::Object(obj.clone());
-    for seg in selector.split('.') {
-        let next = if let Some(idx) = seg.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+    let mut segments = selector.split('.');
+    let first = segments.next().unwrap_or("");
+    let mut cur: &Value = obj
+        .get(first)
+        .ok_or_else(|| format!("there is no property `{first}`"))?;
+    for seg in segments {
+        cur = if let Some(idx) = seg.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
             let i: usize = idx
                 .parse()
                 .map_err(|_| format!("`{seg}` is not a list index"))?;
-            match &cur {
+            match cur {
                 Value::Array(a) => a
                     .get(i)
-                    .cloned()
                     .ok_or_else(|| format!("index {i} is out of range"))?,
                 _ => return Err(format!("`{seg}` indexes something that is not a list")),
             }
         } else {
-            match &cur {
+            match cur {
                 Value::Object(m) => m
                     .get(seg)
-                    .cloned()
                     .ok_or_else(|| format!("there is no property `{seg}`"))?,
                 _ => {
                     return Err(format!(
@@ -1234,7 +1274,6 @@ fn resolve_selector(obj: &Map<String, Value>, selector: &str) -> Result<(), Stri
                 }
             }
         };
-        cur = next;
     }
     Ok(())
 }
