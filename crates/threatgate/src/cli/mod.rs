@@ -4,11 +4,14 @@
 //! as the hub unless `--as ORG` names another organisation, whose view the policy applies.
 
 mod admin;
+mod enrich;
 mod export;
 mod ingest;
 mod matching;
+mod operation;
 mod pattern;
 mod quickstart;
+mod retention;
 mod search;
 mod serve;
 mod sync;
@@ -72,6 +75,13 @@ pub enum Command {
     Match(matching::MatchArgs),
     /// Verify or list the tamper-evident audit log.
     Audit(admin::AuditArgs),
+    /// Add country, network and registered domain to every observable.
+    Enrich(enrich::EnrichArgs),
+    /// Takedown operations: targets, reports, dissemination, tracking, statistics.
+    #[command(subcommand)]
+    Operation(operation::OperationCmd),
+    /// Purge source data past its agreement's retention (dry run without --apply).
+    Retention(retention::RetentionArgs),
     /// Serve TAXII 2.1, the REST API and /metrics.
     Serve(serve::ServeArgs),
     /// Pull from or push to another TAXII 2.1 server.
@@ -145,6 +155,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Token(c) => admin::token(&cli, c),
         Command::Search(a) => search::run(&cli, a),
         Command::Audit(a) => admin::audit(&cli, a),
+        Command::Enrich(a) => enrich::run(&cli, a),
+        Command::Operation(c) => operation::run(&cli, c),
+        Command::Retention(a) => retention::run(&cli, a),
         Command::Serve(a) => serve::run(&cli, a),
         Command::Sync(c) => sync::run(&cli, c),
         Command::Export(a) => export::run(&cli, a),
