@@ -17,6 +17,7 @@ pub mod error;
 pub mod limits;
 pub mod metrics;
 pub mod taxii;
+pub mod ui;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -76,10 +77,9 @@ impl AppState {
     }
 }
 
-/// Routes the web UI adds. The UI module (`server/ui/`) plugs in here with
-/// `ui::router()`; until then the UI is absent and `/` is not served.
-fn ui_routes() -> Router<AppState> {
-    Router::new()
+/// Routes the web UI adds (`server/ui/`): pages at `/`, with their own session state.
+fn ui_routes(state: &AppState) -> Router<AppState> {
+    ui::router_with(ui::Ui::new(state.store.clone(), state.config.tls))
 }
 
 /// The whole application.
@@ -87,7 +87,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(taxii::router())
         .merge(api::router())
-        .merge(ui_routes())
+        .merge(ui_routes(&state))
         .route("/metrics", get(metrics::handler))
         // Bodies past the limit are refused before they are read into memory; handlers
         // still check the length so their message names the limit.

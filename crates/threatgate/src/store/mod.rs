@@ -14,6 +14,7 @@ pub mod postgres;
 pub mod schema;
 mod server_support;
 pub mod sqlite;
+mod ui;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -22,9 +23,9 @@ use chrono::Utc;
 use serde_json::Value;
 
 pub use backend::{Backend, Conn, Dialect, Result, Row, StoreError, Tx, Val};
-pub use ops::PurgeCount;
 // ----- server support ----- (methods for TAXII and sync, in server_support.rs)
 pub use server_support::{CollectionPage, CollectionQuery, VersionSelect};
+pub use ops::PurgeCount;
 
 use crate::audit;
 use crate::model::*;
