@@ -18,9 +18,15 @@
 //!
 //! The reference matcher enumerates sightings one by one. Because sightings of one
 //! observation are interchangeable, a binding here is "how many sightings of each
-//! observation", which answers the same question with far fewer candidates. The number of
-//! candidate bindings is still bounded by [`MAX_BINDINGS`] so that a hostile pattern
-//! (`([a] AND [b]) REPEATS 50 TIMES`) fails with an error instead of running forever.
+//! observation", which answers the same question with far fewer candidates. The search is
+//! depth-first and goal-directed: the root only needs one binding, so `AND`, `FOLLOWEDBY`
+//! and `REPEATS` stop at the first one found; `WITHIN` and `START/STOP` are monotone (a
+//! combination that violates them cannot be repaired by adding observations), so they prune
+//! partial combinations; `REPEATS` gives up on a branch when the sightings left cannot make
+//! up the missing repetitions. Every comparison is still evaluated on every observation
+//! first, so data errors surface exactly as in the reference matcher. What remains
+//! exponential is bounded by [`MAX_BINDINGS`] and [`MAX_SEARCH_STEPS`]: a hostile pattern
+//! fails with an error instead of running forever.
 //!
 //! # Input shape
 //!
@@ -39,6 +45,7 @@
 //! inverts a test's result for each value; a root object whose path selects nothing never
 //! passes a test (except `NOT EXISTS`).
 
+use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 
 use ipnet::IpNet;
@@ -52,6 +59,11 @@ use super::error::EvalError;
 /// Most candidate bindings one sub-expression may produce before evaluation gives up with
 /// an error. Ordinary patterns over ordinary data produce a handful.
 pub const MAX_BINDINGS: usize = 100_000;
+
+/// Most combination steps one evaluation may take (joining, repeating) before it gives up
+/// with an error. The search stops at the first binding when only existence matters, so
+/// this is reached only by patterns that are expensive on the data at hand.
+pub const MAX_SEARCH_STEPS: usize = 2_000_000;
 
 /// STIX 2.1 domain object types: never cyber-observables, so a path on them never selects
 /// anything (as in the reference matcher).
@@ -88,11 +100,13 @@ const SDO_TYPES: [&str; 25] = [
 #[derive(Debug)]
 pub struct Matcher {
     root: ObsNode,
+    /// The bracketed comparison expressions, in pattern order; `ObsNode::Leaf` indexes here.
+    leaves: Vec<CmpNode>,
 }
 
 #[derive(Debug)]
 enum ObsNode {
-    Leaf(CmpNode),
+    Leaf(usize),
     And(Vec<ObsNode>),
     Or(Vec<ObsNode>),
     FollowedBy(Vec<ObsNode>),
@@ -169,9 +183,9 @@ impl Matcher {
     /// and regular expressions the `regex` crate cannot compile (backreferences,
     /// look-around).
     pub fn new(pattern: &Pattern) -> Result<Matcher, EvalError> {
-        Ok(Matcher {
-            root: prepare_obs(&pattern.root)?,
-        })
+        let mut leaves = Vec::new();
+        let root = prepare_obs(&pattern.root, &mut leaves)?;
+        Ok(Matcher { root, leaves })
     }
 
     /// Does the pattern match these observations? Errors where the data cannot be read the
@@ -185,8 +199,26 @@ impl Matcher {
     pub fn matches_observations(&self, observations: &Observations<'_>) -> Result<bool, EvalError> {
         let ctx = Ctx {
             obs: &observations.obs,
+            steps: Cell::new(0),
         };
-        Ok(!ctx.eval_obs(&self.root)?.is_empty())
+        // Every comparison is evaluated, needed or not, so that data errors surface the
+        // same way whatever the observation operators make of the results.
+        let mut leaves = Vec::with_capacity(self.leaves.len());
+        for leaf in &self.leaves {
+            leaves.push(
+                ctx.eval_cmp(leaf)?
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, roots)| !roots.is_empty())
+                    .map(|(o, _)| vec![(o as u32, 1)])
+                    .collect::<Vec<Binding>>(),
+            );
+        }
+        let need = Need {
+            limit: Some(1),
+            filters: Vec::new(),
+        };
+        Ok(!ctx.eval_obs(&self.root, &need, &leaves)?.is_empty())
     }
 }
 
@@ -220,16 +252,23 @@ impl<'a> Observations<'a> {
 // ---------------------------------------------------------------------------------------
 // Preparation
 
-fn prepare_obs(e: &ObservationExpr) -> Result<ObsNode, EvalError> {
-    let all = |v: &[ObservationExpr]| v.iter().map(prepare_obs).collect::<Result<Vec<_>, _>>();
+fn prepare_obs(e: &ObservationExpr, leaves: &mut Vec<CmpNode>) -> Result<ObsNode, EvalError> {
+    let mut all = |v: &[ObservationExpr]| {
+        v.iter()
+            .map(|x| prepare_obs(x, leaves))
+            .collect::<Result<Vec<_>, _>>()
+    };
     Ok(match e {
-        ObservationExpr::Observation(c) => ObsNode::Leaf(prepare_cmp(c)?),
+        ObservationExpr::Observation(c) => {
+            leaves.push(prepare_cmp(c)?);
+            ObsNode::Leaf(leaves.len() - 1)
+        }
         ObservationExpr::And(v) => ObsNode::And(all(v)?),
         ObservationExpr::Or(v) => ObsNode::Or(all(v)?),
         ObservationExpr::FollowedBy(v) => ObsNode::FollowedBy(all(v)?),
-        ObservationExpr::Group(inner) => prepare_obs(inner)?,
+        ObservationExpr::Group(inner) => prepare_obs(inner, leaves)?,
         ObservationExpr::Qualified(inner, q) => {
-            let inner = Box::new(prepare_obs(inner)?);
+            let inner = Box::new(prepare_obs(inner, leaves)?);
             match q {
                 Qualifier::Within(n) => {
                     let secs = n.as_f64();
@@ -907,6 +946,8 @@ fn ip_in_subnet(inner: &str, outer: &str) -> Result<bool, EvalError> {
 
 struct Ctx<'a, 'o> {
     obs: &'a [Obs<'o>],
+    /// Search steps taken so far in this evaluation; bounded by `MAX_SEARCH_STEPS`.
+    steps: Cell<usize>,
 }
 
 /// Per observation, the indexes (into its objects) of the root objects that passed.
@@ -1106,89 +1147,127 @@ impl<'o> Ctx<'_, 'o> {
     fn merge(a: &Binding, b: &Binding) -> Binding {
         let mut out = Vec::with_capacity(a.len() + b.len());
         let (mut i, mut j) = (0, 0);
-        while i < a.len() || j < b.len() {
-            match (a.get(i), b.get(j)) {
-                (Some(x), Some(y)) if x.0 == y.0 => {
+        while i < a.len() && j < b.len() {
+            let (x, y) = (a[i], b[j]);
+            match x.0.cmp(&y.0) {
+                std::cmp::Ordering::Equal => {
                     out.push((x.0, x.1 + y.1));
                     i += 1;
                     j += 1;
                 }
-                (Some(x), Some(y)) if x.0 < y.0 => {
-                    out.push(*x);
+                std::cmp::Ordering::Less => {
+                    out.push(x);
                     i += 1;
                 }
-                (Some(_), Some(y)) => {
-                    out.push(*y);
+                std::cmp::Ordering::Greater => {
+                    out.push(y);
                     j += 1;
                 }
-                (Some(x), None) => {
-                    out.push(*x);
-                    i += 1;
-                }
-                (None, Some(y)) => {
-                    out.push(*y);
-                    j += 1;
-                }
-                (None, None) => break,
             }
         }
+        out.extend_from_slice(&a[i..]);
+        out.extend_from_slice(&b[j..]);
         out
     }
 
-    fn interval(&self, o: u32) -> (i64, i64) {
-        let ob = &self.obs[o as usize];
-        (ob.first, ob.last)
-    }
-
     fn checked_interval(&self, o: u32) -> Result<(i64, i64), EvalError> {
-        let (f, l) = self.interval(o);
-        if f > l {
+        let ob = &self.obs[o as usize];
+        if ob.first > ob.last {
             return Err(EvalError::new(
                 "observed-data has first_observed after last_observed",
             ));
         }
-        Ok((f, l))
+        Ok((ob.first, ob.last))
     }
 
-    fn join(
-        &self,
-        left: Vec<Binding>,
-        right: Vec<Binding>,
-        keep: impl Fn(&Binding, &Binding) -> bool,
-    ) -> Result<Vec<Binding>, EvalError> {
-        let mut seen = HashSet::new();
-        let mut out = Vec::new();
-        for l in &left {
-            for r in &right {
-                if !keep(l, r) {
-                    continue;
+    fn latest_first(&self, b: &Binding) -> i64 {
+        b.iter()
+            .map(|(o, _)| self.obs[*o as usize].first)
+            .max()
+            .unwrap_or(i64::MIN)
+    }
+
+    fn earliest_last(&self, b: &Binding) -> i64 {
+        b.iter()
+            .map(|(o, _)| self.obs[*o as usize].last)
+            .min()
+            .unwrap_or(i64::MAX)
+    }
+
+    fn tick(&self) -> Result<(), EvalError> {
+        let n = self.steps.get() + 1;
+        self.steps.set(n);
+        if n > MAX_SEARCH_STEPS {
+            return Err(too_costly());
+        }
+        Ok(())
+    }
+
+    /// Does `b` satisfy every filter? Filters are monotone, so this also prunes partial
+    /// combinations.
+    fn passes(&self, b: &Binding, filters: &[Filter]) -> Result<bool, EvalError> {
+        for f in filters {
+            match *f {
+                Filter::Within(d) => {
+                    // Some window of d touches every interval iff the latest start is not
+                    // more than d after the earliest end.
+                    let mut max_first = i64::MIN;
+                    let mut min_last = i64::MAX;
+                    for (o, _) in b {
+                        let (first, last) = self.checked_interval(*o)?;
+                        max_first = max_first.max(first);
+                        min_last = min_last.min(last);
+                    }
+                    if max_first > min_last.saturating_add(d) {
+                        return Ok(false);
+                    }
                 }
-                let m = Self::merge(l, r);
-                if self.fits(&m) && seen.insert(m.clone()) {
-                    out.push(m);
-                    if out.len() > MAX_BINDINGS {
-                        return Err(too_many());
+                Filter::StartStop(start, stop) => {
+                    for (o, _) in b {
+                        let (first, last) = self.checked_interval(*o)?;
+                        if !(first < stop && last >= start) {
+                            return Ok(false);
+                        }
                     }
                 }
             }
         }
-        Ok(out)
+        Ok(true)
     }
 
-    fn eval_obs(&self, n: &ObsNode) -> Result<Vec<Binding>, EvalError> {
+    /// The bindings of `n` that satisfy `need.filters`; at most `need.limit` of them.
+    fn eval_obs(
+        &self,
+        n: &ObsNode,
+        need: &Need,
+        leaves: &[Vec<Binding>],
+    ) -> Result<Vec<Binding>, EvalError> {
+        let limit = need.limit.unwrap_or(usize::MAX);
+        let all_of = Need {
+            limit: None,
+            filters: need.filters.clone(),
+        };
         match n {
-            ObsNode::Leaf(c) => Ok(self
-                .eval_cmp(c)?
-                .iter()
-                .enumerate()
-                .filter(|(_, r)| !r.is_empty())
-                .map(|(o, _)| vec![(o as u32, 1)])
-                .collect()),
+            ObsNode::Leaf(i) => {
+                let mut out = Vec::new();
+                for b in &leaves[*i] {
+                    if out.len() >= limit {
+                        break;
+                    }
+                    if self.passes(b, &need.filters)? {
+                        out.push(b.clone());
+                    }
+                }
+                Ok(out)
+            }
             ObsNode::Or(items) => {
                 let mut seen = HashSet::new();
                 let mut out = Vec::new();
                 for item in items {
-                    for b in self.eval_obs(item)? {
+                    for b in self.eval_obs(item, need, leaves)? {
+                        if out.len() >= limit {
+                            return Ok(out);
+                        }
                         if seen.insert(b.clone()) {
                             out.push(b);
                         }
@@ -1196,96 +1275,142 @@ impl<'o> Ctx<'_, 'o> {
                 }
                 Ok(out)
             }
-            ObsNode::And(items) => {
-                let mut acc = self.eval_obs(&items[0])?;
-                for item in &items[1..] {
-                    let r = self.eval_obs(item)?;
-                    acc = self.join(acc, r, |_, _| true)?;
-                }
-                Ok(acc)
-            }
-            ObsNode::FollowedBy(items) => {
-                let mut acc = self.eval_obs(&items[0])?;
-                for item in &items[1..] {
-                    let r = self.eval_obs(item)?;
-                    acc = self.join(acc, r, |l, r| {
-                        let latest_first = l.iter().map(|(o, _)| self.interval(*o).0).max();
-                        let earliest_last = r.iter().map(|(o, _)| self.interval(*o).1).min();
-                        latest_first <= earliest_last
-                    })?;
-                }
-                Ok(acc)
-            }
-            ObsNode::Within(inner, micros) => {
-                let mut out = Vec::new();
-                for b in self.eval_obs(inner)? {
-                    let mut max_first = i64::MIN;
-                    let mut min_last = i64::MAX;
-                    for (o, _) in &b {
-                        let (f, l) = self.checked_interval(*o)?;
-                        max_first = max_first.max(f);
-                        min_last = min_last.min(l);
+            ObsNode::And(items) | ObsNode::FollowedBy(items) => {
+                let mut parts = Vec::with_capacity(items.len());
+                for item in items {
+                    let part = self.eval_obs(item, &all_of, leaves)?;
+                    if part.is_empty() {
+                        return Ok(Vec::new());
                     }
-                    if max_first <= min_last.saturating_add(*micros) {
-                        out.push(b);
-                    }
+                    parts.push(part);
                 }
-                Ok(out)
+                self.combine(&parts, matches!(n, ObsNode::FollowedBy(_)), need)
+            }
+            ObsNode::Within(inner, d) => {
+                let mut inner_need = need.clone();
+                inner_need.filters.push(Filter::Within(*d));
+                self.eval_obs(inner, &inner_need, leaves)
             }
             ObsNode::StartStop(inner, start, stop) => {
-                let bindings = self.eval_obs(inner)?;
                 if start >= stop {
                     return Ok(Vec::new());
                 }
-                let mut out = Vec::new();
-                for b in bindings {
-                    let mut ok = true;
-                    for (o, _) in &b {
-                        let (f, l) = self.checked_interval(*o)?;
-                        ok &= f < *stop && l >= *start;
-                    }
-                    if ok {
-                        out.push(b);
-                    }
-                }
-                Ok(out)
+                let mut inner_need = need.clone();
+                inner_need.filters.push(Filter::StartStop(*start, *stop));
+                self.eval_obs(inner, &inner_need, leaves)
             }
-            ObsNode::Repeats(inner, n) => {
-                let base = self.eval_obs(inner)?;
-                if *n == 1 {
-                    return Ok(base);
+            ObsNode::Repeats(inner, times) => {
+                if *times == 1 {
+                    return self.eval_obs(inner, need, leaves);
                 }
-                self.repeat(&base, *n)
+                let base = self.eval_obs(inner, &all_of, leaves)?;
+                self.repeat(&base, *times, need)
             }
         }
     }
 
-    /// Every distinct sum of `n` bindings from `base` (repetition allowed, since a binding
-    /// stands for interchangeable sightings) that fits the observations' multiplicities.
-    fn repeat(&self, base: &[Binding], n: u64) -> Result<Vec<Binding>, EvalError> {
+    /// One binding from each part, pairwise disjoint (`AND`), and for `FOLLOWEDBY` each
+    /// part not starting after the next one ends. Depth-first, so that when only a few
+    /// results are needed the first ones end the search.
+    fn combine(
+        &self,
+        parts: &[Vec<Binding>],
+        followed_by: bool,
+        need: &Need,
+    ) -> Result<Vec<Binding>, EvalError> {
+        let limit = need.limit.unwrap_or(usize::MAX);
         let mut out = Vec::new();
         let mut seen = HashSet::new();
-        let mut work = 0usize;
-        // Depth-first over non-decreasing indexes into `base`.
-        let mut stack: Vec<(usize, u64, Binding)> =
-            (0..base.len()).map(|i| (i, 1, base[i].clone())).collect();
-        while let Some((i, count, acc)) = stack.pop() {
-            work += 1;
-            if work > MAX_BINDINGS * 10 {
-                return Err(too_many());
-            }
-            if count == n {
+        let mut expanded: HashSet<(usize, Binding)> = HashSet::new();
+        let mut stack: Vec<(usize, Binding)> =
+            parts[0].iter().rev().map(|b| (1, b.clone())).collect();
+        while let Some((k, acc)) = stack.pop() {
+            self.tick()?;
+            if k == parts.len() {
                 if seen.insert(acc.clone()) {
                     out.push(acc);
+                    if out.len() >= limit {
+                        break;
+                    }
                     if out.len() > MAX_BINDINGS {
-                        return Err(too_many());
+                        return Err(too_costly());
                     }
                 }
                 continue;
             }
-            for (k, b) in base.iter().enumerate().skip(i) {
-                let m = Self::merge(&acc, b);
-                if self.fits(&m) {
+            if !expanded.insert((k, acc.clone())) {
+                continue;
+            }
+            let latest_first = self.latest_first(&acc);
+            for r in parts[k].iter().rev() {
+                if followed_by && latest_first > self.earliest_last(r) {
+                    continue;
+                }
+                let m = Self::merge(&acc, r);
+                if self.fits(&m) && self.passes(&m, &need.filters)? {
+                    stack.push((k + 1, m));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Sums of `times` bindings from `base` (repetition allowed: a binding stands for
+    /// interchangeable sightings) that fit the observations' multiplicities and the
+    /// filters. Depth-first over non-decreasing indexes into `base`, pruned when the
+    /// sightings left could not make up the missing repetitions.
+    fn repeat(&self, base: &[Binding], times: u64, need: &Need) -> Result<Vec<Binding>, EvalError> {
+        let limit = need.limit.unwrap_or(usize::MAX);
+        // For each i: the observations used by base[i..], and the smallest binding size.
+        let mut suffix_obs: Vec<Vec<u32>> = vec![Vec::new(); base.len() + 1];
+        let mut suffix_min: Vec<u64> = vec![u64::MAX; base.len() + 1];
+        for i in (0..base.len()).rev() {
+            let mut o: Vec<u32> = suffix_obs[i + 1].clone();
+            o.extend(base[i].iter().map(|(x, _)| *x));
+            o.sort_unstable();
+            o.dedup();
+            suffix_obs[i] = o;
+            let size: u64 = base[i].iter().map(|(_, c)| c).sum();
+            suffix_min[i] = suffix_min[i + 1].min(size.max(1));
+        }
+        let room = |i: usize, acc: &Binding| -> u64 {
+            let spare: u64 = suffix_obs[i]
+                .iter()
+                .map(|o| {
+                    let used = acc
+                        .binary_search_by_key(o, |(x, _)| *x)
+                        .map_or(0, |k| acc[k].1);
+                    self.obs[*o as usize].number.saturating_sub(used)
+                })
+                .sum();
+            spare / suffix_min[i]
+        };
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        let mut stack: Vec<(usize, u64, Binding)> = (0..base.len())
+            .rev()
+            .map(|i| (i, 1, base[i].clone()))
+            .collect();
+        while let Some((i, count, acc)) = stack.pop() {
+            self.tick()?;
+            if count == times {
+                if seen.insert(acc.clone()) {
+                    out.push(acc);
+                    if out.len() >= limit {
+                        break;
+                    }
+                    if out.len() > MAX_BINDINGS {
+                        return Err(too_costly());
+                    }
+                }
+                continue;
+            }
+            if count + room(i, &acc) < times {
+                continue;
+            }
+            for k in (i..base.len()).rev() {
+                let m = Self::merge(&acc, &base[k]);
+                if self.fits(&m) && self.passes(&m, &need.filters)? {
                     stack.push((k, count + 1, m));
                 }
             }
@@ -1294,9 +1419,27 @@ impl<'o> Ctx<'_, 'o> {
     }
 }
 
-fn too_many() -> EvalError {
+/// A constraint on bindings that, once violated, stays violated as observations are
+/// added, so it can be checked on partial combinations.
+#[derive(Debug, Clone, Copy)]
+enum Filter {
+    /// `WITHIN` this many microseconds.
+    Within(i64),
+    /// `START`/`STOP`, microseconds since the epoch.
+    StartStop(i64, i64),
+}
+
+/// What a parent expression needs from a child: bindings satisfying `filters`, and only
+/// `limit` of them (`None`: all, for parents that combine them further).
+#[derive(Debug, Clone)]
+struct Need {
+    limit: Option<usize>,
+    filters: Vec<Filter>,
+}
+
+fn too_costly() -> EvalError {
     EvalError::new(format!(
-        "pattern too costly to evaluate on this data (more than {MAX_BINDINGS} candidate bindings)"
+        "pattern too costly to evaluate on this data (more than {MAX_BINDINGS} candidate bindings or {MAX_SEARCH_STEPS} search steps)"
     ))
 }
 

@@ -94,7 +94,7 @@ pub use ast::{
 };
 pub use compile::{compile, Alternative, Compiled};
 pub use error::{EvalError, ParseError};
-pub use eval::{Matcher, Observations, MAX_BINDINGS};
+pub use eval::{Matcher, Observations, MAX_BINDINGS, MAX_SEARCH_STEPS};
 pub use parser::MAX_NESTING;
 
 /// Parses a STIX 2.1 pattern.
