@@ -51,6 +51,11 @@ struct Parser {
 fn describe(t: &Token) -> String {
     match &t.tok {
         Tok::Eof => "end of pattern".to_string(),
+        Tok::Quote => {
+            "a quote that starts no valid string (unterminated, or an escape other than \\' and \\\\)"
+                .to_string()
+        }
+        Tok::Invalid(c) => format!("the character {c:?}"),
         _ => {
             let mut s: String = t.text.chars().take(40).collect();
             if s.len() < t.text.len() {
@@ -72,6 +77,13 @@ impl Parser {
             self.at += 1;
         }
         t
+    }
+
+    fn is_quote_next(&self) -> bool {
+        matches!(
+            self.tokens.get(self.at + 1).map(|t| &t.tok),
+            Some(Tok::Str(_) | Tok::Quote)
+        )
     }
 
     fn is_kw(&self, k: Keyword) -> bool {
@@ -441,6 +453,14 @@ impl Parser {
                     .collect(),
             ),
             Tok::Timestamp(s) => Literal::Timestamp(Timestamp(s.clone())),
+            Tok::Ident(p) if matches!(p.as_str(), "b" | "h" | "t") && self.is_quote_next() => {
+                let what = match p.as_str() {
+                    "b" => "malformed binary constant: b'…' needs padded base64 (groups of 4 characters, '=' padding)",
+                    "h" => "malformed hex constant: h'…' needs an even number of hex digits",
+                    _ => "malformed timestamp: t'YYYY-MM-DDTHH:MM:SS[.fraction]Z' (month 01-12, day 01-31, hour 00-23)",
+                };
+                return Err(ParseError::detail(t.pos, what));
+            }
             Tok::Bool(_) => {
                 return Err(self.unexpected(
                     "an orderable constant (number, string, binary, hex or timestamp); booleans cannot be ordered",

@@ -129,7 +129,11 @@ fn errors_name_position_and_expectation() {
     err("[a:b]");
     err("[a:b = TRUE]");
     err("[a:b > true]");
-    err("[a:b = b'YQ']");
+    assert!(err("[a:b = b'YQ']").to_string().contains("padded base64"));
+    assert!(err("[a:b = t'2020-13-01T00:00:00Z']")
+        .to_string()
+        .contains("malformed timestamp"));
+    assert!(err("[a:b = 'x\\q']").found.contains("quote"));
     err("[a:c-d = 1]");
 }
 
