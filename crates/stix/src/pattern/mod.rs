@@ -72,7 +72,7 @@
 //! - the same qualifier kind twice directly on one `[…]` (`[a] WITHIN 1 SECONDS WITHIN 2 SECONDS`);
 //! - a hash under a known algorithm that does not look like one (`file:hashes.MD5 = 'abc'`);
 //! - a negative list index, or a list index as hash selector (`hashes[0]`);
-//! - nesting deeper than [`MAX_NESTING`];
+//! - nesting deeper than [`MAX_NESTING`], or a pattern longer than [`MAX_PATTERN_BYTES`];
 //! - a pattern that does not start with `[` after optional `(`s (a leading comment).
 //!
 //! Once a keyword has been read the parser commits to it: `[x:y NOT 5]` says a comparison
@@ -95,7 +95,7 @@ pub use ast::{
 pub use compile::{compile, Alternative, Compiled};
 pub use error::{EvalError, ParseError};
 pub use eval::{Matcher, Observations, MAX_BINDINGS, MAX_SEARCH_STEPS};
-pub use parser::MAX_NESTING;
+pub use parser::{MAX_NESTING, MAX_PATTERN_BYTES};
 
 /// Parses a STIX 2.1 pattern.
 ///

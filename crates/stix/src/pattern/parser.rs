@@ -12,11 +12,28 @@ use super::lexer::{tokenize, Keyword, Tok, Token};
 /// turns hostile input into an error instead of a stack overflow.
 pub const MAX_NESTING: usize = 100;
 
+/// Longest pattern accepted, in bytes. Real indicators are well under a kilobyte; the
+/// limit bounds the memory one hostile pattern can make the tokenizer allocate.
+pub const MAX_PATTERN_BYTES: usize = 1 << 20;
+
 /// Parses a whole pattern; `strict` adds the reference validator's checks beyond the
 /// grammar (hash shapes, repeated qualifiers, leading comments).
 ///
 /// `pattern ::= observationExpressions EOF`
 pub(crate) fn parse_pattern(src: &str, strict: bool) -> Result<Pattern, ParseError> {
+    if src.len() > MAX_PATTERN_BYTES {
+        return Err(ParseError::detail(
+            Pos {
+                offset: 0,
+                line: 1,
+                column: 1,
+            },
+            format!(
+                "pattern is {} bytes long; the limit is {MAX_PATTERN_BYTES}",
+                src.len()
+            ),
+        ));
+    }
     let tokens = tokenize(src);
     let mut p = Parser {
         tokens,

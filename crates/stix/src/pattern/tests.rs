@@ -145,6 +145,8 @@ fn nesting_is_bounded() {
     assert!(err(&deep).to_string().contains("nesting"));
     let ok_depth = format!("{}[a:b = 1]{}", "(".repeat(50), ")".repeat(50));
     ok(&ok_depth);
+    let huge = format!("[a:b = '{}']", "x".repeat(MAX_PATTERN_BYTES));
+    assert!(err(&huge).to_string().contains("limit"));
     let long = vec!["[a:b = 1]"; 20_000].join(" AND ");
     let p = ok(&long);
     assert_eq!(p.to_string(), long);
