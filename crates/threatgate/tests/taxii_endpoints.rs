@@ -496,6 +496,21 @@ fn isolation_through_every_endpoint() {
         let bad = forbidden_for(tok);
         for alias in ["shared-with-me", "submissions"] {
             let url = collection_url(&http, &s, tok, alias);
+            if *tok == w.tok_stranger && alias == "shared-with-me" {
+                // No receive agreement: the collection is listed as unreadable and refused.
+                for path in [
+                    "objects/",
+                    "manifest/",
+                    &format!("objects/{}/", w.ids(Tlp::Green)[0]),
+                ] {
+                    assert_eq!(
+                        http.get(&format!("{url}{path}"), tok).status(),
+                        403,
+                        "{path}"
+                    );
+                }
+                continue;
+            }
             let (ids, _) = all_pages(
                 &http,
                 &format!("{url}objects/"),

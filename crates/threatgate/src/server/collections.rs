@@ -70,21 +70,23 @@ impl Collection {
 }
 
 /// The collections `org` has, with what a token of `role` may do in each.
-/// `_store` and `_org` are for kinds that list rows (operations, reports) once they exist.
-pub fn for_org(
-    _store: &Store,
-    _org: &Org,
-    role: crate::model::TokenRole,
-) -> Result<Vec<Collection>> {
+///
+/// `shared-with-me` is readable only while the policy lets the org receive anything from
+/// others through [`Channel::Bulk`] (a receive agreement in force); otherwise reading it is
+/// refused (403) rather than answered with an empty list, so the org knows why.
+pub fn for_org(store: &Store, org: &Org, role: crate::model::TokenRole) -> Result<Vec<Collection>> {
     let read = role_allows(role, Action::Read);
     let submit = role_allows(role, Action::Submit);
+    let scope = crate::lookup::scope_for(store, org, chrono::Utc::now(), Channel::Bulk)?;
+    let v = scope.visibility();
+    let receives = !v.open.is_empty() || !v.if_shared.is_empty();
     let mut shared = Collection::new(
         CollectionKind::SharedWithMe,
         "shared-with-me",
         "Shared with me",
         "Every object the exchange's policy lets this organisation receive in bulk, under its agreement in force now and the TLP of each object.",
     );
-    shared.can_read = read;
+    shared.can_read = read && receives;
     let mut own = Collection::new(
         CollectionKind::Submissions,
         "submissions",
