@@ -362,7 +362,10 @@ impl Scanner {
         }
         let (work_tx, work_rx) = sync_channel::<Job<'a>>(slots);
         let (res_tx, res_rx) = sync_channel::<(u64, BlockResult)>(slots);
-        let work_rx = Mutex::new(work_rx);
+        // Workers own the receiver: if the consumer stops early (a panicking sink), workers
+        // exit on their failed send, the receiver drops, and the reader's send fails too,
+        // so the scope can always join.
+        let work_rx = Arc::new(Mutex::new(work_rx));
         let mut summary = Summary {
             files: 1,
             ..Summary::default()
@@ -379,7 +382,7 @@ impl Scanner {
             });
             for _ in 0..threads {
                 let res_tx = res_tx.clone();
-                let work_rx = &work_rx;
+                let work_rx = Arc::clone(&work_rx);
                 let cfg = &self.cfg;
                 let name = name.clone();
                 s.spawn(move || {
@@ -398,10 +401,11 @@ impl Scanner {
                 });
             }
             drop(res_tx);
+            drop(work_rx);
             // Consumer: emit in sequence order.
             let mut pending: BTreeMap<u64, BlockResult> = BTreeMap::new();
             let mut next = 0u64;
-            for (seq, r) in res_rx.iter() {
+            for (seq, r) in res_rx {
                 pending.insert(seq, r);
                 while let Some(mut r) = pending.remove(&next) {
                     next += 1;

@@ -562,3 +562,20 @@ fn random_bytes_never_panic_in_any_format() {
         let _ = LogFormat::detect(&data);
     }
 }
+
+#[test]
+fn a_panicking_sink_does_not_hang_the_scan() {
+    let data = "evil.example\n".repeat(50_000);
+    let s = set();
+    let sc = Scanner::builder()
+        .format(LogFormat::Text)
+        .threads(2)
+        .block_size(256)
+        .build();
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        sc.scan_bytes(data.as_bytes(), "m", &s, &mut |_: &Hit| {
+            panic!("sink failed")
+        })
+    }));
+    assert!(r.is_err());
+}
