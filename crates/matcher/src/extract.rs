@@ -108,6 +108,64 @@ pub(crate) struct LineCtx<'s> {
     /// Raw time value of the current line, parsed only if the line hits.
     pub time_raw: Vec<u8>,
     pub time_set: bool,
+    misses: MissCache,
+}
+
+/// Slots in the per-thread [`MissCache`] (a power of two).
+const MISS_CACHE_SLOTS: usize = 4096;
+/// Longest two-label suffix the miss cache stores.
+const MISS_CACHE_KEY_LEN: usize = 31;
+
+/// Per-thread, direct-mapped cache of two-label suffixes known to be absent from the domain
+/// index. Logs repeat a few registered domains endlessly (DNS especially); a miss remembered
+/// here costs an L1/L2 read instead of a probe into the shared multi-megabyte table. Exact
+/// (whole suffix stored, compared byte for byte) and always valid: the set is immutable.
+struct MissCache {
+    keys: Vec<[u8; MISS_CACHE_KEY_LEN + 1]>,
+}
+
+impl MissCache {
+    fn new() -> Self {
+        MissCache {
+            keys: vec![[0u8; MISS_CACHE_KEY_LEN + 1]; MISS_CACHE_SLOTS],
+        }
+    }
+
+    /// The two-label suffix of a canonical domain.
+    #[inline]
+    fn two_labels(name: &[u8]) -> &[u8] {
+        match memchr::memrchr(b'.', name) {
+            Some(d) => match memchr::memrchr(b'.', &name[..d]) {
+                Some(d2) => &name[d2 + 1..],
+                None => name,
+            },
+            None => name,
+        }
+    }
+
+    /// `(slot, known miss)` for `name`, or `None` if its suffix is too long to cache.
+    #[inline]
+    fn slot(&self, name: &[u8]) -> Option<(usize, bool)> {
+        let k = Self::two_labels(name);
+        if k.len() > MISS_CACHE_KEY_LEN {
+            return None;
+        }
+        let mut h: u64 = 0xcbf29ce484222325;
+        for &b in k {
+            h = (h ^ b as u64).wrapping_mul(0x100000001b3);
+        }
+        let i = (h as usize) & (MISS_CACHE_SLOTS - 1);
+        let e = &self.keys[i];
+        Some((i, e[0] as usize == k.len() && &e[1..=k.len()] == k))
+    }
+
+    #[inline]
+    fn remember(&mut self, i: usize, name: &[u8]) {
+        let k = Self::two_labels(name);
+        let e = &mut self.keys[i];
+        e[0] = k.len() as u8;
+        e[1..=k.len()].copy_from_slice(k);
+    }
 }
 
 /// Longest name in [`DEFAULT_TIME_FIELDS`].
@@ -142,6 +200,7 @@ impl<'s> LineCtx<'s> {
             observations: None,
             time_raw: Vec::with_capacity(64),
             time_set: false,
+            misses: MissCache::new(),
         }
     }
 
@@ -468,14 +527,20 @@ impl<'s> LineCtx<'s> {
         let mut found: [Option<Found>; 4] = [None; 4];
         let mut n = 0;
         let mut extra = Vec::new();
-        set.probe_domain(&self.host, &mut |f| {
-            if n < found.len() {
-                found[n] = Some(f);
-                n += 1;
-            } else {
-                extra.push(f);
+        let slot = self.misses.slot(&self.host);
+        if !matches!(slot, Some((_, true))) {
+            let present = set.probe_domain(&self.host, &mut |f| {
+                if n < found.len() {
+                    found[n] = Some(f);
+                    n += 1;
+                } else {
+                    extra.push(f);
+                }
+            });
+            if let (Some((i, _)), false) = (slot, present) {
+                self.misses.remember(i, &self.host);
             }
-        });
+        }
         if n > 0 || (observe && self.observations.is_some()) {
             let value = String::from_utf8_lossy(&self.host).into_owned();
             for f in found[..n].iter().flatten().chain(extra.iter()) {

@@ -668,17 +668,20 @@ impl IndicatorSet {
     }
 
     /// Label-aware suffix probe. `name` must be canonical: lower-case ASCII, no trailing dot.
+    /// Returns false when the two-label suffix itself is absent (nothing under it can match),
+    /// which lets callers remember the miss.
     #[inline]
-    pub(crate) fn probe_domain(&self, name: &[u8], out: &mut impl FnMut(Found)) {
+    pub(crate) fn probe_domain(&self, name: &[u8], out: &mut impl FnMut(Found)) -> bool {
         if self.domains.entries.is_empty() {
-            return;
+            return false;
         }
         // Positions of the dots, rightmost first; the two-label suffix starts after the
         // second dot from the right.
         let mut end_dot = match memchr::memrchr(b'.', name) {
             Some(d) => d,
-            None => return,
+            None => return false,
         };
+        let mut first = true;
         loop {
             let start = match memchr::memrchr(b'.', &name[..end_dot]) {
                 Some(d) => d + 1,
@@ -686,8 +689,9 @@ impl IndicatorSet {
             };
             let suffix = &name[start..];
             let Some((id, e)) = self.domains.find(suffix) else {
-                return;
+                return !first;
             };
+            first = false;
             if e.flags & FLAG_INDICATOR != 0 {
                 out(Found {
                     rule: if start == 0 {
@@ -700,7 +704,7 @@ impl IndicatorSet {
                 });
             }
             if e.flags & FLAG_HAS_LONGER == 0 || start == 0 {
-                return;
+                return true;
             }
             end_dot = start - 1;
         }
@@ -767,7 +771,9 @@ impl IndicatorSet {
                     self.probe_ip(ip, &mut push);
                 }
             }
-            Kind::Domain => self.probe_domain(o.value.as_bytes(), &mut push),
+            Kind::Domain => {
+                self.probe_domain(o.value.as_bytes(), &mut push);
+            }
             Kind::Url => {
                 let exact = self.probe_url(o.value.as_bytes());
                 if let Some(f) = exact {
@@ -782,7 +788,9 @@ impl IndicatorSet {
                     let bare = host.trim_start_matches('[').trim_end_matches(']');
                     match bare.parse::<IpAddr>() {
                         Ok(ip) => self.probe_ip(ip, &mut push),
-                        Err(_) => self.probe_domain(host.as_bytes(), &mut push),
+                        Err(_) => {
+                            self.probe_domain(host.as_bytes(), &mut push);
+                        }
                     }
                 }
             }
