@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 
 use super::{hub, open_store, org_named, Cli};
-use crate::sync::{self, Remote, SyncReport};
+use crate::sync::{self, Remote, RunLimits, SyncReport};
 
 #[derive(Args, Debug)]
 pub struct LinkArgs {
@@ -23,6 +23,12 @@ pub struct LinkArgs {
     /// agreement is enforced); for push, whose federation view is sent. Default: the hub.
     #[arg(long = "as")]
     pub as_org: Option<String>,
+    /// Objects per page (pull) or per envelope (push); default 1000 for pull, 500 for push.
+    #[arg(long)]
+    pub page_size: Option<usize>,
+    /// Stop after this many pages; the next run continues where this one stopped.
+    #[arg(long)]
+    pub max_pages: Option<usize>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -64,10 +70,19 @@ pub fn run(cli: &Cli, c: &SyncCmd) -> Result<ExitCode> {
     let remote = Remote::connect(&a.url, &a.collection, Some(&a.token))
         .with_context(|| format!("connecting to collection {:?} at {}", a.collection, a.url))?;
     let quiet = |_: &SyncReport| {};
-    let report = if pulling {
-        sync::pull(&store, &remote, &org, &quiet)
+    let mut limits = if pulling {
+        RunLimits::pull()
     } else {
-        sync::push(&store, &remote, &org, &quiet)
+        RunLimits::push()
+    };
+    if let Some(n) = a.page_size {
+        limits.page_size = n.clamp(1, crate::server::limits::MAX_PAGE_SIZE);
+    }
+    limits.max_pages = a.max_pages;
+    let report = if pulling {
+        sync::pull(&store, &remote, &org, &limits, &quiet)
+    } else {
+        sync::push(&store, &remote, &org, &limits, &quiet)
     }
     .with_context(|| {
         format!(

@@ -112,21 +112,21 @@ impl Remote {
             return Ok(r);
         }
         let mut root = r.url.clone();
-        // A discovery URL names API roots; take the default (or the first).
-        if let Ok(d) = r.get_json(&root, &[]) {
-            if d.get("api_roots").is_some() {
-                let chosen = d
-                    .get("default")
-                    .and_then(Value::as_str)
-                    .or_else(|| d["api_roots"].get(0).and_then(Value::as_str))
-                    .ok_or_else(|| anyhow!("{root} lists no API root"))?;
-                root = with_slash(
-                    &reqwest::Url::parse(&root)?
-                        .join(chosen)
-                        .context("API root URL")?
-                        .to_string(),
-                );
-            }
+        // A discovery URL names API roots; take the default (or the first). An API root
+        // answers with its own information instead.
+        let d = r.get_json(&root, &[])?;
+        if d.get("api_roots").is_some() {
+            let chosen = d
+                .get("default")
+                .and_then(Value::as_str)
+                .or_else(|| d["api_roots"].get(0).and_then(Value::as_str))
+                .ok_or_else(|| anyhow!("{root} lists no API root"))?;
+            root = with_slash(
+                reqwest::Url::parse(&root)?
+                    .join(chosen)
+                    .context("API root URL")?
+                    .as_ref(),
+            );
         }
         let list = r.get_json(&format!("{root}collections/"), &[])?;
         let cols = list
@@ -337,9 +337,43 @@ pub struct SyncReport {
 /// Maximum failure reasons kept in a [`SyncReport`].
 const MAX_REASONS: usize = 10;
 
-/// The sync_state key of a link.
-fn link_key(direction: &str, url: &str, org: &Org) -> String {
-    format!("{direction} {url} as {}", org.name)
+/// How much one run does.
+#[derive(Debug, Clone)]
+pub struct RunLimits {
+    /// Objects per page (pull) or per envelope (push).
+    pub page_size: usize,
+    /// Stop after this many pages; the next run continues from the saved cursor.
+    pub max_pages: Option<usize>,
+}
+
+impl RunLimits {
+    pub fn pull() -> RunLimits {
+        RunLimits {
+            page_size: PULL_PAGE,
+            max_pages: None,
+        }
+    }
+    pub fn push() -> RunLimits {
+        RunLimits {
+            page_size: PUSH_BATCH,
+            max_pages: None,
+        }
+    }
+    fn done(&self, pages: usize) -> bool {
+        self.max_pages.is_some_and(|m| pages >= m)
+    }
+}
+
+/// The sync_state key of a link: direction, remote collection, local org, and which
+/// remote credential (a hash prefix of the token, never the token): another credential
+/// is another organisation at the remote end, with its own progress.
+fn link_key(direction: &str, remote: &Remote, org: &Org) -> String {
+    let who = remote
+        .token
+        .as_deref()
+        .map(|t| crate::auth::hash_secret(t)[..16].to_string())
+        .unwrap_or_else(|| "anonymous".into());
+    format!("{direction} {} as {} with {who}", remote.url, org.name)
 }
 
 /// Store objects as `org` through the ingest path; returns (stored, failed reasons).
@@ -360,9 +394,10 @@ pub fn pull(
     store: &Store,
     remote: &Remote,
     org: &Org,
+    limits: &RunLimits,
     progress: &dyn Fn(&SyncReport),
 ) -> Result<SyncReport> {
-    let key = link_key("pull", &remote.url, org);
+    let key = link_key("pull", remote, org);
     let mut rep = SyncReport {
         cursor: store.sync_cursor(&key)?,
         ..Default::default()
@@ -372,7 +407,7 @@ pub fn pull(
     // original query); the saved cursor moves with every stored page.
     let mut start = rep.cursor.clone();
     loop {
-        let p = remote.objects_page(start.as_deref(), next.as_deref(), PULL_PAGE)?;
+        let p = remote.objects_page(start.as_deref(), next.as_deref(), limits.page_size)?;
         rep.pages += 1;
         rep.objects += p.objects.len();
         if !p.objects.is_empty() {
@@ -397,7 +432,7 @@ pub fn pull(
             }
         }
         progress(&rep);
-        if !p.more {
+        if !p.more || limits.done(rep.pages) {
             break;
         }
         match p.next {
@@ -423,9 +458,10 @@ pub fn push(
     store: &Store,
     remote: &Remote,
     org: &Org,
+    limits: &RunLimits,
     progress: &dyn Fn(&SyncReport),
 ) -> Result<SyncReport> {
-    let key = link_key("push", &remote.url, org);
+    let key = link_key("push", remote, org);
     let mut rep = SyncReport {
         cursor: store.sync_cursor(&key)?,
         ..Default::default()
@@ -439,7 +475,7 @@ pub fn push(
             &CollectionQuery {
                 base: ObjectQuery {
                     after,
-                    limit: PUSH_BATCH,
+                    limit: limits.page_size,
                     ..Default::default()
                 },
                 versions: VersionSelect::every(),
@@ -492,7 +528,7 @@ pub fn push(
         store.set_sync_cursor(&key, "push", &remote.url, org.id, &c)?;
         rep.cursor = Some(c);
         progress(&rep);
-        if !page.more {
+        if !page.more || limits.done(rep.pages) {
             break;
         }
     }
