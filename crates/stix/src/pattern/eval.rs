@@ -128,6 +128,11 @@ struct Test {
     steps: Vec<PathStep>,
     negated: bool,
     pred: Pred,
+    /// The type is a STIX domain object type: the test never selects anything.
+    sdo_type: bool,
+    /// The path is one plain property (no `_ref`/`_refs`/`_hex`/`_bin` suffix): the
+    /// common case, read without the general path walk.
+    plain_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -203,6 +208,10 @@ impl Matcher {
         };
         // Every comparison is evaluated, needed or not, so that data errors surface the
         // same way whatever the observation operators make of the results.
+        if let ObsNode::Leaf(i) = self.root {
+            // A single bracketed expression: any observation with a passing root object.
+            return Ok(ctx.eval_cmp(&self.leaves[i])?.iter().any(|r| !r.is_empty()));
+        }
         let mut leaves = Vec::with_capacity(self.leaves.len());
         for leaf in &self.leaves {
             leaves.push(
@@ -401,11 +410,23 @@ fn prepare_test(t: &PropTest) -> Result<Test, EvalError> {
         Operator::IsSuperset(s) => Pred::IsSuperset(s.clone()),
         Operator::Exists => Pred::Exists,
     };
+    let plain_key = match t.path.steps.as_slice() {
+        [PathStep::Key(k)]
+            if !["_ref", "_refs", "_hex", "_bin"]
+                .iter()
+                .any(|suffix| k.ends_with(suffix)) =>
+        {
+            Some(k.clone())
+        }
+        _ => None,
+    };
     Ok(Test {
         object_type: t.path.object_type.clone(),
         steps: t.path.steps.clone(),
         negated: t.negated,
         pred,
+        sdo_type: SDO_TYPES.contains(&t.path.object_type.as_str()),
+        plain_key,
     })
 }
 
@@ -482,27 +503,29 @@ fn type_of(v: &Value) -> Option<&str> {
 }
 
 fn collect_observations(input: &[Value]) -> Result<Vec<Obs<'_>>, EvalError> {
-    let mut flat: Vec<&Value> = Vec::new();
+    // Each value with its type, read once.
+    let mut flat: Vec<(&Value, Option<&str>)> = Vec::new();
     for v in input {
-        if v.get("type").and_then(Value::as_str) == Some("bundle") {
+        let ty = type_of(v);
+        if ty == Some("bundle") {
             if let Some(objs) = v.get("objects").and_then(Value::as_array) {
-                flat.extend(objs.iter());
+                flat.extend(objs.iter().map(|o| (o, type_of(o))));
             }
         } else {
-            flat.push(v);
+            flat.push((v, ty));
         }
     }
     let mut scos: HashMap<&str, &Value> = HashMap::new();
-    for v in &flat {
-        if v.get("type").and_then(Value::as_str) != Some("observed-data") {
+    for (v, ty) in &flat {
+        if *ty != Some("observed-data") {
             if let Some(id) = v.get("id").and_then(Value::as_str) {
                 scos.insert(id, v);
             }
         }
     }
     let mut out = Vec::new();
-    for v in flat {
-        if v.get("type").and_then(Value::as_str) != Some("observed-data") {
+    for (v, ty) in flat {
+        if ty != Some("observed-data") {
             continue;
         }
         let field = |k: &str| {
@@ -1080,13 +1103,23 @@ impl<'o> Ctx<'_, 'o> {
     }
 
     fn eval_test(&self, t: &Test) -> Result<Roots, EvalError> {
-        let skip_type = SDO_TYPES.contains(&t.object_type.as_str());
         let mut roots = Vec::with_capacity(self.obs.len());
         for obs in self.obs {
             let mut passed = Vec::new();
-            if !skip_type {
+            if !t.sdo_type {
                 for (j, (_, obj, ty)) in obs.objects.iter().enumerate() {
                     if *ty != Some(t.object_type.as_str()) {
+                        continue;
+                    }
+                    if let Some(k) = &t.plain_key {
+                        let ok = match obj.get(k) {
+                            None => matches!(t.pred, Pred::Exists) && t.negated,
+                            Some(_) if matches!(t.pred, Pred::Exists) => !t.negated,
+                            Some(v) => t.check(&Val::Json(v))?,
+                        };
+                        if ok {
+                            passed.push(j as u32);
+                        }
                         continue;
                     }
                     let vals = self.select(obs, obj, &t.steps)?;
@@ -1130,6 +1163,13 @@ impl<'o> Ctx<'_, 'o> {
                 for item in &items[1..] {
                     let r = self.eval_cmp(item)?;
                     for (a, b) in acc.iter_mut().zip(r) {
+                        if b.is_empty() {
+                            continue;
+                        }
+                        if a.is_empty() {
+                            *a = b;
+                            continue;
+                        }
                         a.extend(b);
                         a.sort_unstable();
                         a.dedup();
