@@ -27,6 +27,7 @@
 //! | `hashes` | MD5/SHA-1/SHA-256/SHA-512 values are hex of the right length |
 //! | `range` | counts and ports within the spec's ranges |
 //! | `marking-definition` | `definition_type`/`definition` consistent (TLP 1.0 levels, statements) |
+//! | `pattern` | an indicator's `pattern` parses when `pattern_type` is `stix` ([`crate::pattern::parse`]) |
 //!
 //! # Warnings
 //!
@@ -642,6 +643,21 @@ impl<'a> Checker<'a> {
                     }
                 }
                 self.expect_kind("pattern", Value::is_string, "a string");
+                // A STIX pattern must parse (spec 9); other pattern languages are opaque.
+                let stix_pattern = obj.get("pattern_type").and_then(Value::as_str) == Some("stix");
+                if let (true, Some(p)) = (stix_pattern, obj.get("pattern").and_then(Value::as_str))
+                {
+                    if let Err(e) = crate::pattern::parse(p) {
+                        self.err(
+                            self.p("pattern"),
+                            "pattern",
+                            format!(
+                                "not a valid STIX pattern (column {} of the pattern): {e}",
+                                e.column
+                            ),
+                        );
+                    }
+                }
             }
             "malware" => {
                 self.expect_kind("is_family", Value::is_boolean, "a boolean");

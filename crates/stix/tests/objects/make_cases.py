@@ -102,6 +102,8 @@ CASES = {
     "tlp1-purple": ([{"type": "marking-definition", "spec_version": "2.1", "id": "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc8", "created": "2017-01-20T00:00:00.000Z", "definition_type": "tlp", "definition": {"tlp": "purple"}}], ("marking-definition", "/objects/0/definition/tlp")),
     "process-with-uuidv5": ([{"type": "process", "spec_version": "2.1", "id": "process--0198f97b-e65d-5025-87e5-58bc39d4bdb4", "pid": 4}], ("id", "/objects/0/id")),
     "number-observed-zero": ([{"type": "observed-data", "spec_version": "2.1", "id": "observed-data--b67d30ff-02ac-498a-92f9-32f845f448cf", "created": "2016-04-06T19:58:16.000Z", "modified": "2016-04-06T19:58:16.000Z", "first_observed": "2015-12-21T19:00:00Z", "last_observed": "2015-12-21T19:00:00Z", "number_observed": 0, "object_refs": ["ipv4-addr--0198f97b-e65d-5025-87e5-58bc39d4bdb4"]}], ("range", "/objects/0/number_observed")),
+    "bad-pattern": ([with_(IND, pattern="[ipv4-addr:value = '1.2.3.4' AND]")], ("pattern", "/objects/0/pattern")),
+    "valid--yara-pattern-not-parsed": ([with_(IND, pattern="rule x { condition: true }", pattern_type="yara")], "valid"),
     "bad-type-name": ([with_(IND, type="Indicator", id="Indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f")], ("type", "/objects/0/type")),
 }
 
