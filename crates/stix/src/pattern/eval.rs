@@ -162,12 +162,32 @@ enum Pred {
         bytes_ok: bool,
     },
     Matches {
-        re: Regex,
+        re: PyRegex,
         bin: Option<regex::bytes::Regex>,
     },
     IsSubset(String),
     IsSuperset(String),
     Exists,
+}
+
+/// A `MATCHES` expression. Most compile to the linear-time `regex` engine; those using
+/// look-around or backreferences (which Python's `re`, and so the reference matcher,
+/// accept) fall back to `fancy-regex`, whose backtracking is bounded by its step limit.
+#[derive(Debug)]
+enum PyRegex {
+    Linear(Regex),
+    Backtracking(fancy_regex::Regex),
+}
+
+impl PyRegex {
+    fn is_match(&self, s: &str) -> Result<bool, EvalError> {
+        match self {
+            PyRegex::Linear(re) => Ok(re.is_match(s)),
+            PyRegex::Backtracking(re) => re
+                .is_match(s)
+                .map_err(|e| EvalError::new(format!("MATCHES gave up: {e}"))),
+        }
+    }
 }
 
 /// A constant from the pattern, in the form comparisons use.
@@ -185,8 +205,7 @@ enum Lit {
 impl Matcher {
     /// Prepares `pattern`. Fails for constants that are well formed but meaningless:
     /// impossible timestamps, `REPEATS 0 TIMES`, `WITHIN 0 SECONDS`, mixed-type `IN` sets,
-    /// and regular expressions the `regex` crate cannot compile (backreferences,
-    /// look-around).
+    /// and `MATCHES` expressions that are not valid regular expressions.
     pub fn new(pattern: &Pattern) -> Result<Matcher, EvalError> {
         let mut leaves = Vec::new();
         let root = prepare_obs(&pattern.root, &mut leaves)?;
@@ -384,11 +403,17 @@ fn prepare_test(t: &PropTest) -> Result<Test, EvalError> {
         Operator::Matches(s) => {
             let src: String = s.nfc().collect();
             let translated = translate_python_regex(&src);
-            let re = Regex::new(&translated).map_err(|e| {
-                EvalError::new(format!(
-                    "MATCHES regular expression {s:?} is not supported: {e}"
-                ))
-            })?;
+            let re = match Regex::new(&translated) {
+                Ok(re) => PyRegex::Linear(re),
+                // Look-around and backreferences need a backtracking engine.
+                Err(_) => {
+                    PyRegex::Backtracking(fancy_regex::Regex::new(&translated).map_err(|e| {
+                        EvalError::new(format!(
+                            "MATCHES regular expression {s:?} is not supported: {e}"
+                        ))
+                    })?)
+                }
+            };
             let bin = if src.chars().all(|c| (c as u32) < 256) {
                 let latin1: String = translated
                     .chars()
@@ -848,7 +873,7 @@ impl Test {
             }
             Pred::Matches { re, bin } => {
                 let r = match v {
-                    V::Str(s) => re.is_match(&s.nfc().collect::<String>()),
+                    V::Str(s) => re.is_match(&s.nfc().collect::<String>())?,
                     V::Bytes(b) => bin.as_ref().is_some_and(|r| r.is_match(b)),
                     _ => false,
                 };

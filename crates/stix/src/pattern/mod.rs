@@ -2,11 +2,18 @@
 //!
 //! - [`parse`] turns pattern text into a [`Pattern`] or a located [`ParseError`]; it accepts
 //!   exactly what the OASIS validator (`stix2-patterns`, STIX 2.1 grammar) accepts.
+//!   [`parse_lenient`] applies the grammar alone, as the reference matcher does.
 //! - [`Pattern`]'s `Display` prints the canonical form.
 //! - [`Matcher`] decides whether observed-data matches a pattern, with the semantics of the
-//!   OASIS reference matcher (`stix2-matcher`).
+//!   OASIS reference matcher (`stix2-matcher`); [`Observations`] reads events once for
+//!   many patterns. `MATCHES` runs on the `regex` crate, falling back to `fancy-regex` for
+//!   look-around and backreferences.
 //! - [`compile`] extracts the plain indicator values (IPs, CIDRs, domains, URLs, hashes,
 //!   e-mail addresses) the log matcher indexes, and says whether those values alone decide.
+//!
+//! Where the reference tools are knowingly not followed (IPv6 under `ISSUBSET`, `NOT
+//! EXISTS`, `EXISTS` inside `AND`/`OR`, nesting past [`MAX_NESTING`]) the reasons are in
+//! `crates/stix/tests/oracle/known_differences.json`, checked by the oracle tests.
 //!
 //! No I/O: everything takes strings and `serde_json::Value`s.
 //!
