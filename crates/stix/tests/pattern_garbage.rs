@@ -108,8 +108,14 @@ fn check(text: &str, data: &[Value]) {
                 let again = parse_lenient(&printed)
                     .unwrap_or_else(|e| panic!("{text:?} printed as {printed:?}: {e}"));
                 assert_eq!(again.to_string(), printed, "{text:?}");
-                if let Ok(m) = Matcher::new(&p) {
-                    let _ = m.matches(data);
+                // The canonical form means the same: it evaluates the same way.
+                let answer = |p: &stix::pattern::Pattern| {
+                    Matcher::new(p).map(|m| m.matches(data).map_err(|e| e.message))
+                };
+                match (answer(&p), answer(&again)) {
+                    (Ok(a), Ok(b)) => assert_eq!(a, b, "{text:?} vs {printed:?}"),
+                    (Err(_), Err(_)) => {}
+                    (a, b) => panic!("{text:?} vs {printed:?}: {a:?} / {b:?}"),
                 }
             }
             Err(e) => {

@@ -126,6 +126,15 @@ fn evaluator_agrees_with_stix2_matcher() {
         let expected = c["expected"].as_str().expect("expected");
         let observations = fixtures[fixture].as_array().expect("fixture");
         let ours = our_match_answer(pattern, observations);
+        // The canonical form of the pattern must answer the same.
+        if let Ok(p) = parse_lenient(pattern) {
+            let printed = p.to_string();
+            assert_eq!(
+                our_match_answer(&printed, observations),
+                ours,
+                "{pattern} printed as {printed}"
+            );
+        }
         if ours != expected {
             let key = format!("{fixture} {pattern}");
             details.push(format!("{key} => oracle {expected}, ours {ours}"));
