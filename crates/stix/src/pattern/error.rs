@@ -51,13 +51,27 @@ impl ParseError {
     }
 }
 
+impl ParseError {
+    /// The message without its position, for callers that show the position their own
+    /// way (a caret under the pattern, a JSON pointer). `Display` gives
+    /// `line L, column C: <message>`.
+    pub fn message(&self) -> String {
+        match &self.detail {
+            Some(d) => d.clone(),
+            None => format!("expected {}, found {}", self.expected, self.found),
+        }
+    }
+}
+
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}, column {}: ", self.line, self.column)?;
-        match &self.detail {
-            Some(d) => f.write_str(d),
-            None => write!(f, "expected {}, found {}", self.expected, self.found),
-        }
+        write!(
+            f,
+            "line {}, column {}: {}",
+            self.line,
+            self.column,
+            self.message()
+        )
     }
 }
 
