@@ -101,6 +101,7 @@ fn errors_name_position_and_expectation() {
         "{e}"
     );
 
+    assert!(e.message().starts_with("expected "), "{e}");
     let e = err("[a:b = 1]\n AND");
     assert_eq!((e.line, e.column), (2, 5));
     assert_eq!(e.found, "end of pattern");
