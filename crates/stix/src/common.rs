@@ -130,14 +130,18 @@ pub fn is_valid_type_name(s: &str) -> bool {
         && !s.contains("--")
 }
 
-/// Whether `s` is a valid property name (section 3.1): 3 to 250 characters of ASCII
-/// letters, digits and `_`. The spec's own `id` is the one two-letter exception.
+/// Whether `s` is a valid property name (section 3.1): 3 to 250 characters of lower-case
+/// `a-z`, `0-9` and `_`, starting with a letter. The spec's own `id` is the one two-letter
+/// exception. (The OASIS schema's rule too.)
 pub fn is_valid_property_name(s: &str) -> bool {
     if s == "id" {
         return true;
     }
     let b = s.as_bytes();
-    (3..=250).contains(&b.len()) && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+    (3..=250).contains(&b.len())
+        && b[0].is_ascii_lowercase()
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_')
 }
 
 /// A STIX timestamp: RFC 3339, UTC, with a literal `Z` (section 2.16).
@@ -358,6 +362,8 @@ mod tests {
         assert!(is_valid_property_name("x_acme_score"));
         assert!(!is_valid_property_name("ab"));
         assert!(!is_valid_property_name("x-acme"));
+        assert!(!is_valid_property_name("x_Acme"));
+        assert!(!is_valid_property_name("_xacme"));
         assert_eq!(
             Pointer::object(3).key("a/b~c").as_str(),
             "/objects/3/a~1b~0c"

@@ -18,11 +18,13 @@
 //! | `confidence` | integer 0–100 |
 //! | `null` | no property is `null` (omit it instead) |
 //! | `empty-list` | list properties, when present, are non-empty lists |
-//! | `property-name` | property names are 3–250 chars of `a-zA-Z0-9_` |
+//! | `property-name` | property names are 3–250 chars of `a-z0-9_`, starting with a letter |
 //! | `reference` | every `*_ref` / `*_refs` holds valid ids |
 //! | `reference-type` | references point at the right types (`created_by_ref` → identity, `sighting_of_ref` → SDO, ...) |
 //! | `marking` | `object_marking_refs` and granular `marking_ref` name marking-definitions; granular markings have `selectors` and exactly one of `marking_ref`/`lang`; selectors resolve; no self-reference |
-//! | `external-reference` | each external reference has `source_name` |
+//! | `external-reference` | each external reference has `source_name` and one of `description`, `url`, `external_id` |
+//! | `timestamp-precision` | `created` and `modified` are precise to the millisecond (at least 3 fraction digits) |
+//! | `relationship-type` | `relationship_type` is lower-case `a-z`, `0-9`, `-` |
 //! | `kill-chain-phase` | each phase has `kill_chain_name` and `phase_name` |
 //! | `hashes` | MD5/SHA-1/SHA-256/SHA-512 values are hex of the right length |
 //! | `range` | counts and ports within the spec's ranges |
@@ -32,8 +34,7 @@
 //! # Warnings
 //!
 //! `sco-id` (an SCO whose id is not the deterministic one), `uuid-version` (an SDO/SRO
-//! id that is not UUIDv4), `vocabulary` (a few open vocabularies: `pattern_type`,
-//! `relationship_type` syntax).
+//! id that is not UUIDv4), `vocabulary` (`pattern_type` outside its open vocabulary).
 //!
 //! Checks are per object; whether referenced objects exist is a store question, not a
 //! validity one (STIX allows references to objects elsewhere).
@@ -612,6 +613,28 @@ impl<'a> Checker<'a> {
                 );
             }
         }
+        // A custom object with `created` is an SDO-like object and needs `modified` too
+        // (and the reverse); one with neither is SCO-like. The OASIS schema agrees.
+        if cat == Category::Custom {
+            match (
+                self.obj.contains_key("created"),
+                self.obj.contains_key("modified"),
+            ) {
+                (true, false) => self.err(
+                    self.p("modified"),
+                    "required",
+                    "a custom object with `created` requires `modified`",
+                ),
+                (false, true) => self.err(
+                    self.p("created"),
+                    "required",
+                    "a custom object with `modified` requires `created`",
+                ),
+                _ => {}
+            }
+        }
+        self.expect_kind("revoked", Value::is_boolean, "a boolean");
+        self.expect_kind("lang", Value::is_string, "a string");
         if let Some(v) = self.obj.get("spec_version") {
             if v.as_str() != Some(SPEC_VERSION) {
                 self.err(
@@ -722,11 +745,11 @@ impl<'a> Checker<'a> {
                             .bytes()
                             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
                     {
-                        self.warn(
+                        self.err(
                             self.p("relationship_type"),
-                            "vocabulary",
+                            "relationship-type",
                             format!(
-                                "relationship_type `{rt}` should be lower-case words joined by `-`"
+                                "relationship_type `{rt}` may only contain lower-case a-z, 0-9 and `-`"
                             ),
                         );
                     }
@@ -881,7 +904,7 @@ impl<'a> Checker<'a> {
                     self.p(k),
                     "property-name",
                     format!(
-                        "property name `{k}` must be 3-250 characters of a-z, A-Z, 0-9 and `_`"
+                        "property name `{k}` must be 3-250 characters of lower-case a-z, 0-9 and `_`, starting with a letter"
                     ),
                 );
             }
@@ -905,7 +928,19 @@ impl<'a> Checker<'a> {
             let Some(v) = self.obj.get(key) else { continue };
             match v.as_str() {
                 Some(s) => match Timestamp::parse_parts(s) {
-                    Ok((secs, frac)) => parsed.push((key, secs, frac)),
+                    Ok((secs, frac)) => {
+                        // "MUST be precise to the nearest millisecond" (section 3.2): the
+                        // text needs at least three fraction digits, even if they are zeros.
+                        let millis = s.len() >= 24 && s.as_bytes()[19] == b'.' && s.len() - 21 >= 3;
+                        if (key == "created" || key == "modified") && !millis {
+                            self.err(
+                                self.p(key),
+                                "timestamp-precision",
+                                format!("`{key}` ({s}) must be precise to the millisecond, e.g. `{}.000Z`", &s[..s.len().min(19)]),
+                            );
+                        }
+                        parsed.push((key, secs, frac))
+                    }
                     Err(m) => self.err(self.p(key), "timestamp", format!("`{key}`: {m}")),
                 },
                 None if !v.is_null() => self.err(
@@ -975,6 +1010,24 @@ impl<'a> Checker<'a> {
         // every list name: this runs on every ingested object.
         let obj = self.obj;
         for (key, v) in obj {
+            if let Value::Array(items) = v {
+                let string_list = !matches!(
+                    key.as_str(),
+                    "external_references" | "granular_markings" | "kill_chain_phases"
+                );
+                if string_list && !items.is_empty() && LIST_PROPERTIES.contains(&key.as_str()) {
+                    if let Some(i) = items.iter().position(|x| !x.is_string()) {
+                        self.err(
+                            self.p(key).index(i),
+                            "type",
+                            format!(
+                                "`{key}` must be a list of strings, found {}",
+                                json_kind(&items[i])
+                            ),
+                        );
+                    }
+                }
+            }
             if !matches!(v, Value::Array(_) | Value::Null)
                 || matches!(v, Value::Array(a) if a.is_empty())
             {
@@ -1182,6 +1235,16 @@ impl<'a> Checker<'a> {
                             "an external reference requires `source_name` (a string)",
                         );
                     }
+                    if !["description", "url", "external_id"]
+                        .iter()
+                        .any(|k| m.contains_key(*k))
+                    {
+                        self.err(
+                            p.clone(),
+                            "external-reference",
+                            "an external reference needs `description`, `url` or `external_id` besides `source_name`",
+                        );
+                    }
                     if let Some(Value::Object(h)) = m.get("hashes") {
                         self.check_hashes(p.key("hashes"), h);
                     }
@@ -1334,7 +1397,7 @@ mod tests {
     #[test]
     fn created_after_modified_is_located() {
         let mut v = indicator();
-        v["created"] = json!("2017-01-01T00:00:00Z");
+        v["created"] = json!("2017-01-01T00:00:00.000Z");
         assert_eq!(
             issues(v),
             vec![("/objects/3/modified".into(), "timestamp-order")]
