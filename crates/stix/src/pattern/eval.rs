@@ -610,39 +610,27 @@ pub(crate) fn parse_timestamp(s: &str) -> Option<i64> {
         return None;
     }
     let b = s.as_bytes();
-    let mut i = 0;
-    let mut field = |min_len: usize, max_len: usize| -> Option<i64> {
-        let start = i;
-        while i < b.len() && i - start < max_len && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if i - start < min_len {
+    if b.len() < 4 || !b[..4].iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let year: i64 = s[..4].parse().ok()?;
+    let sep = |i: usize, c: u8| b.get(i) == Some(&c);
+    // Month, day, hour, minute, second: one or two digits each, after their separator.
+    let mut fields = [0i64; 5];
+    let mut pos = 4;
+    for (k, sepc) in [b'-', b'-', b'T', b':', b':'].iter().enumerate() {
+        if !sep(pos, *sepc) {
             return None;
         }
-        s[start..i].parse().ok()
-    };
-    let year = field(4, 4)?;
-    let sep = |i: usize, c: u8| b.get(i) == Some(&c);
-    let mut fields = [0i64; 5];
-    let seps = [b'-', b'-', b'T', b':', b':'];
-    let mut pos;
-    {
-        // Re-borrow-free manual scanning of the remaining fields.
-        pos = 4;
-        for (k, sepc) in seps.iter().enumerate() {
-            if !sep(pos, *sepc) {
-                return None;
-            }
+        pos += 1;
+        let start = pos;
+        while pos < b.len() && pos - start < 2 && b[pos].is_ascii_digit() {
             pos += 1;
-            let start = pos;
-            while pos < b.len() && pos - start < 2 && b[pos].is_ascii_digit() {
-                pos += 1;
-            }
-            if pos == start {
-                return None;
-            }
-            fields[k] = s[start..pos].parse().ok()?;
         }
+        if pos == start {
+            return None;
+        }
+        fields[k] = s[start..pos].parse().ok()?;
     }
     let [month, day, hour, minute, second] = fields;
     let mut micros = 0i64;
