@@ -13,7 +13,8 @@ Earth's, public domain) and codes.json from `i18n-iso-countries` (numeric -> alp
 
 Output: one line per country, `ALPHA2<TAB>name<TAB>SVG path`, in an equirectangular
 projection on a 960-wide canvas: x = (lon + 180) * 960/360, y = (LAT_TOP - lat) * 960/360,
-one decimal. Antarctica is left out and latitudes are cropped to [LAT_BOTTOM, LAT_TOP].
+one decimal. Rings that cross the antimeridian are unwrapped and drawn on both edges.
+Antarctica is left out and latitudes are cropped to [LAT_BOTTOM, LAT_TOP].
 
 Natural Earth quirks: world-atlas keys features by ISO 3166-1 numeric id, and features
 whose Natural Earth ISO code is -99 carry no id at all. France (250) and Norway (578)
@@ -62,6 +63,32 @@ def main(topo_path, codes_path):
         s = f"{v:.1f}"
         return s[:-2] if s.endswith(".0") else s
 
+    def unwrap(pts):
+        """Make longitudes continuous: a ring crossing the antimeridian (Russia, Fiji)
+        jumps by ~360 degrees between two points; shift the rest to follow on."""
+        out = [pts[0]]
+        shift = 0.0
+        for (lon, lat), (plon, _) in zip(pts[1:], pts):
+            d = lon - plon
+            if d > 180:
+                shift -= 360
+            elif d < -180:
+                shift += 360
+            out.append((lon + shift, lat))
+        return out
+
+    def ring_paths(pts):
+        """The ring, plus a copy shifted by 360 degrees where it runs past the map's
+        edge, so the part beyond 180 degrees shows on the other side (the SVG clips)."""
+        pts = unwrap(pts)
+        lons = [p[0] for p in pts]
+        d = ring_path(pts)
+        if max(lons) > 180:
+            d += ring_path([(lon - 360, lat) for lon, lat in pts])
+        if min(lons) < -180:
+            d += ring_path([(lon + 360, lat) for lon, lat in pts])
+        return d
+
     def ring_path(pts):
         out = []
         last = None
@@ -89,7 +116,7 @@ def main(topo_path, codes_path):
             polys = g["arcs"]
         else:
             continue
-        d = "".join(ring_path(ring(r)) for poly in polys for r in poly)
+        d = "".join(ring_paths(ring(r)) for poly in polys for r in poly)
         if d:
             rows.append((code, name, d))
     rows.sort()

@@ -537,6 +537,7 @@ async fn full_shot(c: &Client, name: &str) {
         .unwrap_or(1000)
         .clamp(600, 4000) as u32;
     c.set_window_size(1280, h + 120).await.unwrap();
+    let _ = c.execute("window.scrollTo(0, 0)", vec![]).await;
     shot(c, name).await;
     c.set_window_size(1280, 1000).await.unwrap();
 }
@@ -815,6 +816,12 @@ async fn hub_moves_a_target(c: &Client, base: &str, d: &Data) {
         .len();
     let card = format!("article#target-{}", d.movable);
     assert_eq!(attr_of(c, &card, "data-state").await, "reported");
+    c.find(Locator::Css(&format!("{card} summary")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     let select = c
         .find(Locator::Css(&format!("{card} select[name=to]")))
         .await

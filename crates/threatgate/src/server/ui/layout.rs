@@ -171,7 +171,7 @@ header.top nav a[aria-current="page"] { border-bottom-color: #ffd166; font-weigh
 header.top nav a:hover { border-bottom-color: #9db8e0; }
 header.top :focus-visible { outline-color: #ffd166; }
 header.top .who { margin-left: auto; display: flex; gap: .8rem; align-items: center; font-size: .92rem; }
-main { padding: 1rem 1.5rem 3rem; max-width: 1200px; }
+main { padding: 1rem 1.5rem 3rem; max-width: 1400px; }
 h1 { font-size: 1.6rem; margin: .4rem 0 1rem; }
 h2 { font-size: 1.2rem; margin: 1.8rem 0 .6rem; }
 .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); gap: 1rem 2rem; }
@@ -192,7 +192,8 @@ button, .button { font: inherit; padding: .4rem .9rem; border-radius: 4px; borde
   background: #1d4ed8; color: #fff; cursor: pointer; text-decoration: none; display: inline-block; }
 button:hover, .button:hover { background: #1e40af; }
 header.top button { background: transparent; border-color: #9db8e0; padding: .2rem .7rem; }
-form.inline { display: flex; gap: .5rem; align-items: flex-end; flex-wrap: wrap; }
+form.inline { display: flex; gap: .5rem; align-items: flex-start; flex-wrap: wrap; margin-bottom: 1rem; }
+form.inline button { margin-top: 1.55rem; }
 .field { margin-bottom: .8rem; }
 .hint { color: var(--muted); font-size: .9rem; margin: .2rem 0 0; }
 .notice { padding: .6rem .9rem; border-radius: 4px; border: 1px solid; }
@@ -233,13 +234,16 @@ figure.map { margin: 0; }
 .fill-2 { fill: #4292c6; background: #4292c6; } .fill-3 { fill: #2166ac; background: #2166ac; }
 .fill-4 { fill: #08306b; background: #08306b; }
 .country[data-count]:hover { stroke: #b45309; stroke-width: 1.5; }
+ul.summary { list-style: none; display: flex; flex-wrap: wrap; gap: .4rem 1.6rem; padding: 0; margin: .5rem 0 1rem; font-size: 1.05rem; }
 ul.legend { list-style: none; display: flex; flex-wrap: wrap; gap: .3rem 1.2rem; padding: 0; margin: .4rem 0; font-size: .9rem; }
 .swatch { display: inline-block; width: 1rem; height: 1rem; border: 1px solid #6b7280; vertical-align: -2px; margin-right: .3rem; }
-.board { display: grid; grid-auto-flow: column; grid-auto-columns: minmax(200px, 1fr); gap: .7rem; overflow-x: auto; padding-bottom: .5rem; }
-.board section { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: .4rem .6rem; min-height: 6rem; }
-.board h3 { font-size: 1rem; margin: .2rem 0 .5rem; }
-.card { background: #fff; border: 1px solid var(--line); border-radius: 4px; padding: .45rem .55rem; margin-bottom: .5rem; font-size: .9rem; }
+.board { display: grid; grid-template-columns: repeat(auto-fit, minmax(138px, 1fr)); gap: .5rem; padding-bottom: .5rem; }
+.board section { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: .4rem .45rem; min-height: 6rem; min-width: 0; }
+.board h3 { font-size: .95rem; margin: .2rem 0 .5rem; overflow-wrap: anywhere; }
+.card { background: #fff; border: 1px solid var(--line); border-radius: 4px; padding: .4rem .45rem; margin-bottom: .5rem; font-size: .85rem; overflow-wrap: anywhere; }
 .card form { margin-top: .35rem; display: grid; gap: .3rem; }
+.card summary { cursor: pointer; color: var(--link); font-weight: 600; margin-top: .25rem; }
+.visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 .card label { font-size: .82rem; margin: 0; }
 .card select, .card input { width: 100%; font-size: .88rem; }
 .card button { font-size: .85rem; padding: .25rem .6rem; }

@@ -394,16 +394,20 @@ fn card(v: &Viewer, op: &Operation, t: &Target, can_operate: bool) -> Markup {
             @if t.needs_consent { div.flag { "Needs source consent (PAP)" } }
             div.muted { "since " (datetime(t.updated_at)) }
             @if !moves.is_empty() {
-                form method="post" action={"/operations/" (op.id) "/targets/" (t.id) "/state"} {
-                    (csrf_field(&v.csrf))
-                    label for={(fid) "-to"} { "Move to" }
-                    select #{(fid) "-to"} name="to" {
-                        @for m in &moves { option value=(m.as_str()) { (m.as_str()) } }
+                // Folded so the board stays compact; <details> opens with Enter or Space.
+                details {
+                    summary { "Move…" span.visually-hidden { " target " (t.value) } }
+                    form method="post" action={"/operations/" (op.id) "/targets/" (t.id) "/state"} {
+                        (csrf_field(&v.csrf))
+                        label for={(fid) "-to"} { "Move to" }
+                        select #{(fid) "-to"} name="to" {
+                            @for m in &moves { option value=(m.as_str()) { (m.as_str()) } }
+                        }
+                        label for={(fid) "-ev"} { "Evidence" }
+                        input #{(fid) "-ev"} type="text" name="evidence" required maxlength=(takedown::MAX_EVIDENCE_LEN)
+                            placeholder="e.g. ticket 4711";
+                        button type="submit" aria-label={"Move " (t.value)} { "Move" }
                     }
-                    label for={(fid) "-ev"} { "Evidence" }
-                    input #{(fid) "-ev"} type="text" name="evidence" required maxlength=(takedown::MAX_EVIDENCE_LEN)
-                        placeholder="e.g. hoster ticket 4711";
-                    button type="submit" { "Move target " (t.id) }
                 }
             }
         }

@@ -142,7 +142,7 @@ pub fn bar_chart(id: &str, title: &str, bars: &[Bar]) -> Markup {
 /// A vertical histogram with labelled bins (e.g. time to takedown).
 pub fn histogram(id: &str, title: &str, x_label: &str, bins: &[Bar]) -> Markup {
     let max = bins.iter().map(|b| b.value).max().unwrap_or(0).max(1) as f64;
-    let col = 64.0;
+    let col = 88.0;
     let plot_h = 160.0;
     let top = 20.0;
     let width = (bins.len().max(1) as f64) * col + 40.0;
@@ -351,7 +351,8 @@ pub fn choropleth(id: &str, title: &str, counts: &BTreeMap<String, i64>) -> Mark
                 }
             }
             figcaption {
-                ul.legend aria-label="Map legend" {
+                ul.legend aria-label="Map legend: targets per country" {
+                    li { strong { "Targets per country:" } }
                     @for (lvl, text) in &legend {
                         li { span class={"swatch fill-" (lvl)} aria-hidden="true" {} (text) }
                     }
