@@ -26,14 +26,18 @@ const MAX_TOKEN_LEN: usize = 2048;
 /// How far back from "://" a scheme may start (`view-source+https` is 17 bytes).
 const MAX_SCHEME_LEN: usize = 20;
 
-const T_TOKEN: u8 = 1; // part of a non-URL token
-const T_HEX: u8 = 2;
-const T_DIGIT: u8 = 4;
-const T_URL_STOP: u8 = 8; // ends a URL in free text
-const T_SCHEME: u8 = 16;
+const T_TOKEN: u16 = 1; // part of a non-URL token
+const T_HEX: u16 = 2;
+const T_DIGIT: u16 = 4;
+const T_URL_STOP: u16 = 8; // ends a URL in free text
+const T_SCHEME: u16 = 16;
+const T_DOT: u16 = 32;
+const T_COLON: u16 = 64;
+const T_AT: u16 = 128;
+const T_DIGIT_DOT: u16 = 256;
 
-static CLASS: [u8; 256] = {
-    let mut t = [0u8; 256];
+static CLASS: [u16; 256] = {
+    let mut t = [0u16; 256];
     let mut i = 0;
     while i < 256 {
         let b = i as u8;
@@ -70,6 +74,18 @@ static CLASS: [u8; 256] = {
         if b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.' {
             c |= T_SCHEME;
         }
+        if b == b'.' {
+            c |= T_DOT | T_DIGIT_DOT;
+        }
+        if b == b':' {
+            c |= T_COLON;
+        }
+        if b == b'@' {
+            c |= T_AT;
+        }
+        if b.is_ascii_digit() {
+            c |= T_DIGIT_DOT;
+        }
         t[i] = c;
         i += 1;
     }
@@ -77,7 +93,7 @@ static CLASS: [u8; 256] = {
 };
 
 #[inline(always)]
-fn class(b: u8) -> u8 {
+fn class(b: u8) -> u16 {
     CLASS[b as usize]
 }
 
@@ -344,8 +360,13 @@ impl<'s> LineCtx<'s> {
             }
             let start = i;
             let mut defanged = false;
+            // Class bits of the run, OR-ed and AND-ed, so `token` needs no second pass.
+            let (mut any, mut all) = (0u16, u16::MAX);
             while i < n {
-                if class(s[i]) & T_TOKEN != 0 {
+                let c = class(s[i]);
+                if c & T_TOKEN != 0 {
+                    any |= c;
+                    all &= c;
                     i += 1;
                 } else {
                     let l = defang_len(s, i);
@@ -357,7 +378,11 @@ impl<'s> LineCtx<'s> {
                 }
             }
             if i > start {
-                self.token(name, &s[start..i], defanged);
+                if defanged {
+                    self.token(name, &s[start..i], true);
+                } else {
+                    self.token_with(name, &s[start..i], any, all);
+                }
             }
         }
     }
@@ -377,43 +402,50 @@ impl<'s> LineCtx<'s> {
             }
             return;
         }
-        let t = trim_token(t);
+        let (any, all) = class_bits(t);
+        self.token_with(name, t, any, all);
+    }
+
+    /// Classify a run of token bytes by shape. `any` / `all`: OR and AND of its class bits.
+    #[inline]
+    fn token_with(&mut self, name: &str, t: &[u8], mut any: u16, mut all: u16) {
+        // Words with no dot, colon or '@' that are not hash-long cannot be indicators: the
+        // common case, decided without touching the bytes again.
+        if any & (T_DOT | T_COLON | T_AT) == 0
+            && !matches!(t.len(), 32 | 40 | 64 | 128)
+            && !matches!(t.first(), Some(b'-' | b'+'))
+            && !matches!(t.last(), Some(b'-' | b'+'))
+        {
+            return;
+        }
+        let trimmed = trim_token(t);
+        if trimmed.len() != t.len() {
+            (any, all) = class_bits(trimmed);
+        }
+        let t = trimmed;
         if t.len() < MIN_TOKEN_LEN || t.len() > MAX_TOKEN_LEN {
             return;
         }
-        let mut dots = 0usize;
-        let mut colons = 0usize;
-        let mut at = None;
-        let mut all_hex = true;
-        let mut all_digit_dot = true;
-        for (k, &b) in t.iter().enumerate() {
-            let c = class(b);
-            match b {
-                b'.' => dots += 1,
-                b':' => colons += 1,
-                b'@' => at = Some(k),
-                _ => {}
-            }
-            all_hex &= c & T_HEX != 0;
-            all_digit_dot &= c & T_DIGIT != 0 || b == b'.';
-        }
-        if at.is_some() {
+        if any & T_AT != 0 {
             self.email(name, t);
-        } else if colons >= 2 {
-            self.ipv6_token(name, t);
-        } else if colons == 1 {
-            let k = memchr::memchr(b':', t).unwrap_or(0);
-            self.token(name, &t[..k], false);
-            self.token(name, &t[k + 1..], false);
-        } else if all_hex && matches!(t.len(), 32 | 40 | 64 | 128) {
+        } else if any & T_COLON != 0 {
+            let mut colons = memchr::memchr_iter(b':', t);
+            let first = colons.next().unwrap_or(0);
+            if colons.next().is_some() {
+                self.ipv6_token(name, t);
+            } else {
+                self.token(name, &t[..first], false);
+                self.token(name, &t[first + 1..], false);
+            }
+        } else if all & T_HEX != 0 && matches!(t.len(), 32 | 40 | 64 | 128) {
             self.hash(name, t);
-        } else if all_digit_dot {
-            if dots == 3 {
+        } else if all & T_DIGIT_DOT != 0 {
+            if t.len() <= 15 {
                 if let Some(a) = parse_ipv4(t) {
                     self.ip(name, IpAddr::V4(a));
                 }
             }
-        } else if dots > 0 {
+        } else if any & T_DOT != 0 {
             self.domain(name, t, true);
         }
     }
@@ -721,6 +753,15 @@ impl<'s> LineCtx<'s> {
     }
 }
 
+/// OR and AND of the class bits of `t`.
+#[inline]
+fn class_bits(t: &[u8]) -> (u16, u16) {
+    t.iter().fold((0, u16::MAX), |(any, all), &b| {
+        let c = class(b);
+        (any | c, all & c)
+    })
+}
+
 /// A value that is one URL and nothing else: `scheme://...` with no whitespace.
 fn whole_url(v: &[u8]) -> Option<usize> {
     let sep = memchr::memchr(b':', &v[..v.len().min(MAX_SCHEME_LEN + 1)])?;
@@ -977,5 +1018,15 @@ mod tests {
         ] {
             assert_eq!(parse_ipv4(s.as_bytes()), s.parse().ok(), "{s}");
         }
+    }
+
+    #[test]
+    fn hash_glued_to_dashes_is_still_a_hash() {
+        let s = set();
+        assert_eq!(
+            run(&s, "x -d41d8cd98f00b204e9800998ecf8427e- y"),
+            vec![(MatchRule::Hash, "d41d8cd98f00b204e9800998ecf8427e".into())]
+        );
+        assert!(run(&s, "plainword anotherword ABCDEF").is_empty());
     }
 }
