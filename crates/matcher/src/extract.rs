@@ -125,6 +125,8 @@ pub(crate) struct LineCtx<'s> {
     pub time_raw: Vec<u8>,
     pub time_set: bool,
     misses: MissCache,
+    /// Two-label suffixes under which no URL indicator host lives.
+    url_misses: MissCache,
 }
 
 /// Slots in the per-thread [`MissCache`] (a power of two).
@@ -217,6 +219,7 @@ impl<'s> LineCtx<'s> {
             time_raw: Vec::with_capacity(64),
             time_set: false,
             misses: MissCache::new(),
+            url_misses: MissCache::new(),
         }
     }
 
@@ -695,8 +698,11 @@ impl<'s> LineCtx<'s> {
         if !self.set.has_urls() && !collect {
             return;
         }
-        // Prefilter: no URL indicator has this host, so no exact match is possible.
+        // Prefilter: no URL indicator has this host, so no exact match is possible. For a
+        // domain host, its two-label suffix (cached per thread when absent) decides first.
         let host_hit = if self.host.is_empty() {
+            None
+        } else if ip.is_none() && !self.url_suffix_may_match() {
             None
         } else {
             self.set.probe_url_host(&self.host)
@@ -723,6 +729,21 @@ impl<'s> LineCtx<'s> {
             }
         }
         self.observe(name, Kind::Url, canonical);
+    }
+
+    /// Is the two-label suffix of `self.host` (a domain) under some URL indicator's host?
+    fn url_suffix_may_match(&mut self) -> bool {
+        let slot = self.url_misses.slot(&self.host);
+        if let Some((_, true)) = slot {
+            return false;
+        }
+        let present = self
+            .set
+            .url_host_suffix_present(MissCache::two_labels(&self.host));
+        if let (Some((i, _)), false) = (slot, present) {
+            self.url_misses.remember(i, &self.host);
+        }
+        present
     }
 
     fn push(&mut self, name: &str, kind: Kind, value: &str, f: Found) {

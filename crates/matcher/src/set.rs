@@ -406,7 +406,10 @@ impl IndicatorSetBuilder {
         let mut domains = StrTable::build(hasher.clone(), group(self.domains), &mut pool)?;
         domains.add_suffix_markers();
         let urls = StrTable::build(hasher.clone(), group(self.urls), &mut pool)?;
-        let url_hosts = StrTable::build(hasher.clone(), group(urls_by_host), &mut pool)?;
+        let mut url_hosts = StrTable::build(hasher.clone(), group(urls_by_host), &mut pool)?;
+        // Markers let a scan rule out "no URL indicator has this host" from the host's
+        // two-label suffix, which a per-thread miss cache then remembers.
+        url_hosts.add_suffix_markers();
         let hashes = StrTable::build(hasher.clone(), group(self.hashes), &mut pool)?;
         let emails = StrTable::build(hasher.clone(), group(self.emails), &mut pool)?;
 
@@ -713,11 +716,20 @@ impl IndicatorSet {
     /// Is there any URL indicator with this (canonical) host? Returns the host entry.
     #[inline]
     pub(crate) fn probe_url_host(&self, host: &[u8]) -> Option<Found> {
-        self.url_hosts.find(host).map(|(id, e)| Found {
-            rule: MatchRule::UrlHost,
-            indicator: IndicatorRef::UrlHost(id),
-            handles: e.handles,
-        })
+        self.url_hosts
+            .find(host)
+            .filter(|(_, e)| e.flags & FLAG_INDICATOR != 0)
+            .map(|(id, e)| Found {
+                rule: MatchRule::UrlHost,
+                indicator: IndicatorRef::UrlHost(id),
+                handles: e.handles,
+            })
+    }
+
+    /// Could some URL indicator's host end with this two-label suffix?
+    #[inline]
+    pub(crate) fn url_host_suffix_present(&self, two_labels: &[u8]) -> bool {
+        self.url_hosts.find(two_labels).is_some()
     }
 
     #[inline]
@@ -923,5 +935,15 @@ mod tests {
         let st = s.stats();
         assert_eq!(st.hashes, 2);
         assert!(st.memory_bytes > 0);
+    }
+
+    #[test]
+    fn url_host_markers_are_not_hits() {
+        let s = set(&[(1, Kind::Url, "http://a.b.example/x")]);
+        assert!(rules(&s, Kind::Url, "http://b.example/y").is_empty());
+        assert_eq!(
+            rules(&s, Kind::Url, "http://a.b.example/y"),
+            vec![(MatchRule::UrlHost, "a.b.example".into(), vec![1])]
+        );
     }
 }
