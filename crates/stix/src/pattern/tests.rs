@@ -329,3 +329,26 @@ fn evaluation_scales_on_many_observations() {
         assert_eq!(m(&p, &data), expected, "{p}");
     }
 }
+
+#[test]
+fn observations_read_once_serve_many_patterns() {
+    let events = [od(
+        "2020-01-01T00:00:00Z",
+        "2020-01-01T00:00:00Z",
+        2,
+        json!({"0": {"type": "ipv4-addr", "value": "198.51.100.1"}}),
+    )];
+    let obs = Observations::new(&events).unwrap();
+    assert_eq!(obs.len(), 1);
+    for (p, expected) in [
+        ("[ipv4-addr:value = '198.51.100.1']", true),
+        ("[ipv4-addr:value = '198.51.100.2']", false),
+        ("[ipv4-addr:value = '198.51.100.1'] REPEATS 2 TIMES", true),
+        ("[ipv4-addr:value = '198.51.100.1'] REPEATS 3 TIMES", false),
+    ] {
+        let m = Matcher::new(&ok(p)).unwrap();
+        assert_eq!(m.matches_observations(&obs).unwrap(), expected, "{p}");
+        assert_eq!(m.matches(&events).unwrap(), expected, "{p}");
+    }
+    assert!(Observations::new(&[]).unwrap().is_empty());
+}
