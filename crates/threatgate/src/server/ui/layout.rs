@@ -213,7 +213,8 @@ form.inline button { margin-top: 1.55rem; }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; margin: .5rem 0 1rem; }
 dl.facts dt { font-weight: 600; color: var(--muted); }
 dl.facts dd { margin: 0; }
-.chart { max-width: 100%; height: auto; font-size: 12px; }
+.chart { max-width: 100%; height: auto; font-size: 13px; }
+.bar-chart { width: 100%; max-width: 520px; }
 .chart-label { fill: #1f2937; } .chart-value { fill: #111827; font-weight: 600; }
 .chart-empty { fill: var(--muted); }
 .chart-axis-label { fill: var(--muted); }

@@ -103,10 +103,11 @@ fn capped(bars: &[Bar]) -> Vec<Bar> {
 pub fn bar_chart(id: &str, title: &str, bars: &[Bar]) -> Markup {
     let bars = capped(bars);
     let max = bars.iter().map(|b| b.value).max().unwrap_or(0).max(1) as f64;
+    // Drawn about as wide as a dashboard panel, so text is not scaled down much.
     let row = 26.0;
-    let label_w = 170.0;
-    let plot_w = 300.0;
-    let width = label_w + plot_w + 60.0;
+    let label_w = 150.0;
+    let plot_w = 180.0;
+    let width = label_w + plot_w + 50.0;
     let height = (bars.len().max(1) as f64) * row + 8.0;
     let desc = if bars.is_empty() {
         "No data.".to_string()
@@ -129,7 +130,8 @@ pub fn bar_chart(id: &str, title: &str, bars: &[Bar]) -> Markup {
                 @let y = 4.0 + i as f64 * row;
                 @let w = if b.value > 0 { (b.value as f64 / max * plot_w).max(2.0) } else { 0.0 };
                 g.bar data-label=(b.label) data-value=(b.value) {
-                    text x=(label_w - 8.0) y=(y + 16.0) text-anchor="end" class="chart-label" { (truncate(&b.label, 24)) }
+                    title { (b.label) ": " (b.value) }
+                    text x=(label_w - 8.0) y=(y + 16.0) text-anchor="end" class="chart-label" { (truncate(&b.label, 20)) }
                     rect x=(label_w) y=(y + 3.0) width=(fmt1(w)) height=(row - 8.0)
                         class={"bar-fill " (b.class.unwrap_or(""))} {}
                     text x=(fmt1(label_w + w + 6.0)) y=(y + 16.0) class="chart-value" { (b.value) }
