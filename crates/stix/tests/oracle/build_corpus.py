@@ -530,6 +530,29 @@ def main():
         fx.setdefault(key, r["observations"])
         cases.append((r["pattern"], key, "stix2-matcher tests"))
     cases += [(p, f, "generated") for p, f in generated_cases()]
+    # Real data: the OASIS "sighting of observed-data" bundle (STIX 2.1 object_refs form,
+    # SDOs mixed in) against every shared-data indicator and patterns on its own content.
+    real = os.path.join(DATA, "oasis-stix-examples", "sighting-of-observed-data.json")
+    if os.path.exists(real):
+        with open(real, encoding="utf-8") as f:
+            fx["oasis-sighting-of-observed-data"] = [json.load(f)]
+        own = [
+            "[file:hashes.MD5 = '1717b7fff97d37a1e1a0029d83492de1']",
+            "[file:hashes.'SHA-1' = 'c79a326f8411e9488bdc3779753e1e3489aaedea']",
+            "[file:name = 'resume.pdf' AND file:size > 80000]",
+            "[file:name = 'resume.pdf' AND file:size > 90000]",
+            "[windows-registry-key:key LIKE 'HKEY_LOCAL_MACHINE\\\\SYSTEM\\\\%']",
+            "[windows-registry-key:key MATCHES 'WSALG2$']",
+            "[file:name = 'resume.pdf'] AND [windows-registry-key:key MATCHES 'WSALG2$']",
+            "[file:name = 'resume.pdf'] FOLLOWEDBY [windows-registry-key:key MATCHES 'WSALG2$']",
+            "([file:name = 'resume.pdf'] AND [windows-registry-key:key MATCHES 'WSALG2$']) WITHIN 60 SECONDS",
+            "[file:name = 'resume.pdf'] START t'2017-02-27T00:00:00Z' STOP t'2017-02-28T00:00:00Z'",
+            "[file:name = 'resume.pdf'] START t'2017-03-01T00:00:00Z' STOP t'2017-03-02T00:00:00Z'",
+            "[identity:name = 'x']",
+            "[observed-data:number_observed > 0]",
+        ]
+        for p in own + [q for q, src in sources.items() if src == "shared-data"]:
+            cases.append((p, "oasis-sighting-of-observed-data", "shared-data"))
     for name, gen in (("rnd-obs", random_observation_cases(random.Random(1), 250)),
                       ("rnd-cmp", random_comparison_cases(random.Random(2), 400))):
         for i, (p, obs) in enumerate(gen):
