@@ -50,7 +50,6 @@ pub(crate) fn parse_pattern(src: &str, strict: bool) -> Result<Pattern, ParseErr
     }
     if strict {
         check_starts_with_bracket(src)?;
-        check_qualifier_repetition(&root)?;
     }
     Ok(Pattern { root })
 }
@@ -176,6 +175,7 @@ impl Parser {
     /// qualifier ::= startStopQualifier | withinQualifier | repeatedQualifier
     /// ```
     fn observation_expression(&mut self) -> Result<ObservationExpr, ParseError> {
+        let bracketed = self.peek().tok == Tok::LBrack;
         let mut expr = match self.peek().tok {
             Tok::LBrack => {
                 self.enter()?;
@@ -198,13 +198,29 @@ impl Parser {
             }
             _ => return Err(self.unexpected("'[' or '(' to start an observation expression")),
         };
+        // The same qualifier kind twice directly on one `[…]` is almost certainly a
+        // mistake and the reference validator refuses it; parentheses make it explicit.
+        let mut kinds_seen: Vec<&'static str> = Vec::new();
         loop {
+            let at = self.peek().pos;
             let q = match self.peek().tok {
                 Tok::Keyword(Keyword::Start) => self.start_stop_qualifier()?,
                 Tok::Keyword(Keyword::Within) => self.within_qualifier()?,
                 Tok::Keyword(Keyword::Repeats) => self.repeated_qualifier()?,
                 _ => return Ok(expr),
             };
+            if self.strict && bracketed {
+                if kinds_seen.contains(&q.kind_name()) {
+                    return Err(ParseError::detail(
+                        at,
+                        format!(
+                            "duplicate {} qualifier on one observation; put parentheses around the inner one if both are meant",
+                            q.kind_name()
+                        ),
+                    ));
+                }
+                kinds_seen.push(q.kind_name());
+            }
             expr = ObservationExpr::Qualified(Box::new(expr), q);
         }
     }
@@ -528,55 +544,30 @@ fn one_or<T>(mut items: Vec<T>, many: impl FnOnce(Vec<T>) -> T) -> T {
 /// A pattern must open with `[`, possibly after `(`s and whitespace. The grammar would also
 /// allow a leading comment; the reference validator does not, and neither do we.
 fn check_starts_with_bracket(src: &str) -> Result<(), ParseError> {
-    match src.chars().find(|&c| c != '(' && !c.is_whitespace()) {
-        Some('[') => Ok(()),
-        _ => Err(ParseError::detail(
-            Pos {
-                offset: 0,
-                line: 1,
-                column: 1,
-            },
-            "a pattern must start with '[' (after any '('); comments cannot come first",
-        )),
-    }
-}
-
-/// The same qualifier kind twice on one bracketed observation (`[a] WITHIN 1 SECONDS
-/// WITHIN 2 SECONDS`) is refused: it is almost certainly a mistake. Parentheses make it
-/// explicit and allowed, as in the reference validator.
-fn check_qualifier_repetition(e: &ObservationExpr) -> Result<(), ParseError> {
-    match e {
-        ObservationExpr::Observation(_) => Ok(()),
-        ObservationExpr::And(v) | ObservationExpr::Or(v) | ObservationExpr::FollowedBy(v) => {
-            v.iter().try_for_each(check_qualifier_repetition)
+    let mut pos = Pos {
+        offset: 0,
+        line: 1,
+        column: 1,
+    };
+    for c in src.chars() {
+        if c == '[' {
+            return Ok(());
         }
-        ObservationExpr::Group(inner) => check_qualifier_repetition(inner),
-        ObservationExpr::Qualified(..) => {
-            let mut kinds = Vec::new();
-            let mut cur = e;
-            while let ObservationExpr::Qualified(inner, q) = cur {
-                kinds.push(q.kind_name());
-                cur = inner;
-            }
-            if let ObservationExpr::Observation(_) = cur {
-                kinds.sort_unstable();
-                if let Some(w) = kinds.windows(2).find(|w| w[0] == w[1]) {
-                    return Err(ParseError::detail(
-                        Pos {
-                            offset: 0,
-                            line: 1,
-                            column: 1,
-                        },
-                        format!(
-                            "duplicate {} qualifier on one observation; put parentheses around the inner one if both are meant",
-                            w[0]
-                        ),
-                    ));
-                }
-            }
-            check_qualifier_repetition(cur)
+        if c != '(' && !c.is_whitespace() {
+            break;
+        }
+        pos.offset += c.len_utf8();
+        if c == '\n' {
+            pos.line += 1;
+            pos.column = 1;
+        } else {
+            pos.column += 1;
         }
     }
+    Err(ParseError::detail(
+        pos,
+        "a pattern must start with '[' (after any '('); comments cannot come first",
+    ))
 }
 
 /// Hash values under a known algorithm must look like that algorithm's digest

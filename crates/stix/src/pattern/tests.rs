@@ -122,6 +122,9 @@ fn errors_name_position_and_expectation() {
         .to_string()
         .contains("not a valid MD5 hash"));
     assert!(err("[a:b[-1] = 1]").to_string().contains("non-negative"));
+    let e = err("[a:b = 1] WITHIN 1 SECONDS\n  WITHIN 2 SECONDS");
+    assert_eq!((e.line, e.column), (2, 3), "{e}");
+    assert_eq!(err("(( /* c */ [a:b = 1]))").column, 4);
     assert!(err("/* c */ [a:b = 1]")
         .to_string()
         .contains("must start with '['"));
