@@ -72,14 +72,27 @@ fn describe(t: &Token) -> String {
                 .to_string()
         }
         Tok::Invalid(c) => format!("the character {c:?}"),
-        _ => {
-            let mut s: String = t.text.chars().take(40).collect();
-            if s.len() < t.text.len() {
-                s.push('…');
-            }
-            format!("'{s}'")
+        Tok::Str(_) | Tok::Hex(_) | Tok::Binary(_) | Tok::Timestamp(_) => {
+            format!("the constant {}", clip(&t.text))
         }
+        Tok::Ident(w) | Tok::IdentHyphen(w)
+            if Keyword::ALL
+                .iter()
+                .any(|(k, _)| *k == w.to_ascii_uppercase()) =>
+        {
+            format!("'{}' (keywords are upper case: {})", clip(w), w.to_ascii_uppercase())
+        }
+        _ => format!("'{}'", clip(&t.text)),
     }
+}
+
+/// At most 40 characters of `text`, for messages.
+fn clip(text: &str) -> String {
+    let mut s: String = text.chars().take(40).collect();
+    if s.len() < text.len() {
+        s.push('…');
+    }
+    s
 }
 
 impl Parser {
@@ -311,6 +324,14 @@ impl Parser {
             self.leave();
             return Ok(ComparisonExpr::Group(Box::new(inner)));
         }
+        if !matches!(
+            self.peek().tok,
+            Tok::Ident(_) | Tok::IdentHyphen(_) | Tok::Keyword(Keyword::Not | Keyword::Exists)
+        ) {
+            return Err(self.unexpected(
+                "a comparison: an object path such as file:name, '(', or [NOT] EXISTS",
+            ));
+        }
         if self.is_kw(Keyword::Not) || self.is_kw(Keyword::Exists) {
             let negated = self.is_kw(Keyword::Not);
             if negated {
@@ -404,11 +425,7 @@ impl Parser {
     fn object_path(&mut self) -> Result<ObjectPath, ParseError> {
         let object_type = match &self.peek().tok {
             Tok::Ident(s) | Tok::IdentHyphen(s) => s.clone(),
-            _ => {
-                return Err(
-                    self.unexpected("an object type such as 'file' or 'ipv4-addr', '(' or EXISTS")
-                )
-            }
+            _ => return Err(self.unexpected("an object type such as 'file' or 'ipv4-addr'")),
         };
         self.bump();
         self.expect(Tok::Colon, "':' after the object type")?;
