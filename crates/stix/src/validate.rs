@@ -692,14 +692,14 @@ impl<'a> Checker<'a> {
                     );
                 }
             }
-            "malware-analysis" => {
-                if !obj.contains_key("result") && !obj.contains_key("analysis_sco_refs") {
-                    self.err(
-                        self.at.clone(),
-                        "required",
-                        "malware-analysis requires `result` or `analysis_sco_refs`",
-                    );
-                }
+            "malware-analysis"
+                if !obj.contains_key("result") && !obj.contains_key("analysis_sco_refs") =>
+            {
+                self.err(
+                    self.at.clone(),
+                    "required",
+                    "malware-analysis requires `result` or `analysis_sco_refs`",
+                );
             }
             "location" => {
                 let has_region = obj.contains_key("region");
@@ -769,14 +769,12 @@ impl<'a> Checker<'a> {
             "autonomous-system" => {
                 self.expect_kind("number", |v| v.is_u64(), "a non-negative integer")
             }
-            "file" => {
-                if !obj.contains_key("hashes") && !obj.contains_key("name") {
-                    self.err(
-                        self.p("hashes"),
-                        "required",
-                        "file requires `hashes` or `name`",
-                    );
-                }
+            "file" if !obj.contains_key("hashes") && !obj.contains_key("name") => {
+                self.err(
+                    self.p("hashes"),
+                    "required",
+                    "file requires `hashes` or `name`",
+                );
             }
             "artifact" => {
                 if obj.contains_key("payload_bin") && obj.contains_key("url") {
@@ -880,18 +878,17 @@ impl<'a> Checker<'a> {
                     );
                 }
             }
-            Some("statement") => {
+            Some("statement")
                 if definition
                     .and_then(|d| d.get("statement"))
                     .and_then(Value::as_str)
-                    .is_none()
-                {
-                    self.err(
-                        self.p("definition").key("statement"),
-                        "marking-definition",
-                        "a statement definition requires `statement` (a string)",
-                    );
-                }
+                    .is_none() =>
+            {
+                self.err(
+                    self.p("definition").key("statement"),
+                    "marking-definition",
+                    "a statement definition requires `statement` (a string)",
+                );
             }
             _ => {}
         }
@@ -1114,17 +1111,9 @@ impl<'a> Checker<'a> {
 
     fn check_markings(&mut self, type_name: &str) {
         let own_id = self.obj.get("id").and_then(Value::as_str);
-        if let Some(v) = self.obj.get("object_marking_refs") {
-            if let Value::Array(a) = v {
-                for (i, item) in a.iter().enumerate() {
-                    self.check_marking_ref(
-                        None,
-                        ("object_marking_refs", i),
-                        item,
-                        own_id,
-                        type_name,
-                    );
-                }
+        if let Some(Value::Array(a)) = self.obj.get("object_marking_refs") {
+            for (i, item) in a.iter().enumerate() {
+                self.check_marking_ref(None, ("object_marking_refs", i), item, own_id, type_name);
             }
         }
         let Some(gm) = self.obj.get("granular_markings") else {

@@ -93,7 +93,7 @@ fn two_hundred_thousand_objects_in_bounded_memory() {
     for entry in reader.by_ref() {
         let entry = entry.unwrap();
         assert_eq!(entry.index, count);
-        if count % 50_000 == 0 {
+        if count.is_multiple_of(50_000) {
             assert!(validate_object(&entry.object, &entry.pointer()).is_valid());
         }
         bytes += entry.object.to_json().len() as u64;
