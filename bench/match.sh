@@ -5,11 +5,12 @@
 # `wc -l` (the floor), `grep -F -f` and `rg -F -f` on the same indicator values.
 #
 # Everything is generated in a temporary directory, removed on exit. Bounded in time: grep and
-# rg with a million fixed-string patterns spend minutes compiling them (measured separately on
-# empty input), so they run on a prefix of the logs and are compared in MB/s.
+# rg with a million fixed-string patterns spend tens of seconds to minutes compiling them, so
+# they run on two prefixes of the logs (P and 3P bytes); the CPU-time difference is their
+# scanning cost, compared in MB per CPU-second.
 #
 # Knobs (environment): MATCH_BENCH_BYTES (default 2000000000), MATCH_BENCH_INDICATORS
-# (1000000), MATCH_BENCH_THREADS (2), MATCH_BENCH_GREP_BYTES (10000000: prefix for grep),
+# (1000000), MATCH_BENCH_THREADS (2), MATCH_BENCH_GREP_BYTES (10000000: P above),
 # MATCH_BENCH_RG_PATTERNS (100000: rg with all 1M patterns needs ~11 GB and minutes; set to
 # 0 to use them all, or to -1 to skip rg), THREATGATE_SHARED_DATA (../shared/data).
 set -euo pipefail
@@ -64,34 +65,45 @@ SCAN_CPU=$(grep -o 'scan_cpu_secs=[0-9.]*' "$WORK/check.txt" | cut -d= -f2)
 MATCH_MBS=$(echo "$TOTAL / $SCAN / 1000000" | bc -l)
 MATCH_CPU_MBS=$(echo "$TOTAL / $SCAN_CPU / 1000000" | bc -l)
 
-say "## peers on a ${GREP_BYTES}-byte prefix (same mix: first bytes of each log, in proportion)"
-: >"$WORK/prefix.log"
-for f in "${LOGS[@]}"; do
-  share=$(echo "$GREP_BYTES * $(stat -c %s "$f") / $TOTAL" | bc)
-  head -c "$share" "$f" >>"$WORK/prefix.log"
-done
-: >"$WORK/empty.log"
-PB=$(stat -c %s "$WORK/prefix.log")
-
-GS=$(secs timeout "$PEER_TIMEOUT" grep -F -c -f "$WORK/patterns.txt" "$WORK/empty.log")
-GA=$(secs timeout "$PEER_TIMEOUT" grep -F -c -f "$WORK/patterns.txt" "$WORK/prefix.log")
-GREP_SETUP=$(cpu "$GS")
-GREP_ALL=$(cpu "$GA")
-GREP_SCAN=$(echo "g = $GREP_ALL - $GREP_SETUP; if (g < 0.01) g = 0.01; g" | bc -l)
-GREP_MBS=$(echo "$PB / $GREP_SCAN / 1000000" | bc -l)
-say "grep_setup_cpu_secs=$(fmt "$GREP_SETUP") grep_prefix_cpu_secs=$(fmt "$GREP_ALL") grep_prefix_wall_secs=$(wall "$GA") grep_scan_mb_per_cpu_s=$(fmt "$GREP_MBS") (1 thread; setup = compiling the patterns, measured on empty input)"
+say "## peers on ${GREP_BYTES}- and $((3 * GREP_BYTES))-byte prefixes (same mix: first bytes of each log, in proportion)"
+# Two prefixes: both runs pay the same pattern compilation, so the difference in CPU time
+# is scanning only (a separate empty-input run proved too noisy to subtract).
+prefix() {
+  : >"$2"
+  for f in "${LOGS[@]}"; do
+    share=$(echo "$1 * $(stat -c %s "$f") / $TOTAL" | bc)
+    head -c "$share" "$f" >>"$2"
+  done
+}
+prefix "$GREP_BYTES" "$WORK/prefix1.log"
+prefix "$((3 * GREP_BYTES))" "$WORK/prefix3.log"
+P1=$(stat -c %s "$WORK/prefix1.log")
+P3=$(stat -c %s "$WORK/prefix3.log")
+# peer NAME PATTERNS CMD...: prints NAME_* figures, sets PEER_MBS (empty if not measurable)
+peer() {
+  local name=$1 pats=$2; shift 2
+  local a b ca cb d
+  a=$(secs timeout "$PEER_TIMEOUT" "$@" -f "$pats" "$WORK/prefix1.log")
+  b=$(secs timeout "$PEER_TIMEOUT" "$@" -f "$pats" "$WORK/prefix3.log")
+  ca=$(cpu "$a"); cb=$(cpu "$b")
+  d=$(echo "$cb - $ca" | bc -l)
+  if [ "$(echo "$d > 0.05" | bc -l)" = 1 ]; then
+    PEER_MBS=$(echo "($P3 - $P1) / $d / 1000000" | bc -l)
+  else
+    PEER_MBS=""
+  fi
+  say "${name}_small_prefix_cpu_secs=$(fmt "$ca") ${name}_small_prefix_wall_secs=$(wall "$a") ${name}_large_prefix_cpu_secs=$(fmt "$cb") ${name}_scan_mb_per_cpu_s=$( [ -n "$PEER_MBS" ] && fmt "$PEER_MBS" || echo n/a) ${name}_end_to_end_small_prefix_mb_per_cpu_s=$(fmt "$(echo "$P1 / $ca / 1000000" | bc -l)")"
+}
+peer grep "$WORK/patterns.txt" grep -F -c
+GREP_MBS=$PEER_MBS
+[ -z "$GREP_MBS" ] && GREP_MBS=$(echo "$P1 / $(cpu "$(secs timeout "$PEER_TIMEOUT" grep -F -c -f "$WORK/patterns.txt" "$WORK/prefix1.log")") / 1000000" | bc -l)
 
 RG_MBS=""
 if [ "$RG_PATTERNS" != "-1" ] && command -v rg >/dev/null; then
   if [ "$RG_PATTERNS" = "0" ]; then cp "$WORK/patterns.txt" "$WORK/rg-patterns.txt"; else head -n "$RG_PATTERNS" "$WORK/patterns.txt" >"$WORK/rg-patterns.txt"; fi
-  RN=$(wc -l <"$WORK/rg-patterns.txt")
-  RS=$(secs timeout "$PEER_TIMEOUT" rg -j1 -F -c -f "$WORK/rg-patterns.txt" "$WORK/empty.log")
-  RA=$(secs timeout "$PEER_TIMEOUT" rg -j1 -F -c -f "$WORK/rg-patterns.txt" "$WORK/prefix.log")
-  RG_SETUP=$(cpu "$RS")
-  RG_ALL=$(cpu "$RA")
-  RG_SCAN=$(echo "g = $RG_ALL - $RG_SETUP; if (g < 0.01) g = 0.01; g" | bc -l)
-  RG_MBS=$(echo "$PB / $RG_SCAN / 1000000" | bc -l)
-  say "rg_patterns=$RN rg_setup_cpu_secs=$(fmt "$RG_SETUP") rg_prefix_cpu_secs=$(fmt "$RG_ALL") rg_scan_mb_per_cpu_s=$(fmt "$RG_MBS")"
+  say "rg_patterns=$(wc -l <"$WORK/rg-patterns.txt")"
+  peer rg "$WORK/rg-patterns.txt" rg -j1 -F -c
+  RG_MBS=$PEER_MBS
 else
   say "rg: skipped (not installed or MATCH_BENCH_RG_PATTERNS=-1)"
 fi
@@ -101,6 +113,6 @@ say "log_bytes=$TOTAL set_build_secs=$BUILD threads=$THREADS"
 say "matcher_wall_mb_per_s=$(fmt "$MATCH_MBS") matcher_mb_per_cpu_s=$(fmt "$MATCH_CPU_MBS")"
 say "wc_wall_mb_per_s=$(fmt "$(echo "$TOTAL / $WC / 1000000" | bc -l)") wc_mb_per_cpu_s=$(fmt "$(echo "$TOTAL / $WC_CPU / 1000000" | bc -l)")"
 say "matcher_vs_grep_per_core=$(fmt "$(echo "$MATCH_CPU_MBS / $GREP_MBS" | bc -l)")x matcher_${THREADS}threads_vs_grep=$(fmt "$(echo "$MATCH_MBS / $GREP_MBS" | bc -l)")x (target >= 10x)"
-[ -n "$RG_MBS" ] && say "matcher_vs_rg_per_core=$(fmt "$(echo "$MATCH_CPU_MBS / $RG_MBS" | bc -l)")x"
+if [ -n "$RG_MBS" ]; then say "matcher_vs_rg_per_core=$(fmt "$(echo "$MATCH_CPU_MBS / $RG_MBS" | bc -l)")x"; fi
 say "matcher_wall_vs_wc_wall=$(fmt "$(echo "$SCAN / $WC" | bc -l)")x matcher_cpu_vs_wc_cpu=$(fmt "$(echo "$SCAN_CPU / $WC_CPU" | bc -l)")x (target <= 3x)"
 grep -E '^(set_overhead_per_indicator|set_memory_bytes|hits=)' "$WORK/check.txt"
