@@ -102,6 +102,13 @@ impl Report {
         !self.issues.iter().any(|i| i.severity == Severity::Error)
     }
 
+    /// Whether there is no error other than those of the given rules. For callers that
+    /// knowingly tolerate a MUST, e.g. `&["timestamp-precision"]` for feeds that write
+    /// `created` to the second.
+    pub fn is_valid_except(&self, rules: &[&str]) -> bool {
+        !self.errors().any(|i| !rules.contains(&i.rule))
+    }
+
     /// The errors.
     pub fn errors(&self) -> impl Iterator<Item = &Issue> {
         self.issues.iter().filter(|i| i.severity == Severity::Error)
@@ -180,10 +187,12 @@ pub fn validate_bundle_value(bundle: &Value) -> Report {
         None => {}
         Some(Value::Array(objects)) => {
             if objects.is_empty() {
-                report.issues.push(error(
+                // "one or more" objects, but stix2-validator and TAXII servers accept an
+                // empty bundle, so this is a warning.
+                report.issues.push(warning(
                     &root.key("objects"),
                     "empty-list",
-                    "`objects`, when present, must not be empty",
+                    "`objects` is empty; omit it for an empty bundle",
                 ));
             }
             for (i, o) in objects.iter().enumerate() {
@@ -1461,6 +1470,15 @@ mod tests {
                 ("/objects/3/granular_markings/2".into(), "marking")
             ]
         );
+    }
+
+    #[test]
+    fn tolerated_rules() {
+        let mut v = indicator();
+        v["created"] = json!("2016-04-06T20:03:48Z");
+        let r = validate_object(&StixObject::from_value(v).unwrap(), &Pointer::root());
+        assert!(!r.is_valid());
+        assert!(r.is_valid_except(&["timestamp-precision"]));
     }
 
     #[test]

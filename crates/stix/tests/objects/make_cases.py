@@ -118,6 +118,8 @@ CASES = {
     "valid--sdo-uuid-v1-is-only-a-warning": ([with_(IND, id="indicator--8e2e2d2b-17d4-1cbf-938f-98ee46b3cd3f")], "valid"),
     "valid--sighting-of-custom-object": ([with_(SIGHTING, sighting_of_ref="x-acme-thing--4527e5de-8572-446a-a57a-706f15467461")], "valid"),
     "valid--modified-microseconds": ([with_(IND, modified="2016-04-06T20:03:48.123456Z")], "valid"),
+    "valid--bundle-without-objects": (None, "valid"),
+    "valid--bundle-with-empty-objects": ([], "valid"),
     "bad-type-name": ([with_(IND, type="Indicator", id="Indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f")], ("type", "/objects/0/type")),
 }
 
@@ -146,7 +148,9 @@ def to_json(v):
 def main():
     expected = {}
     for name, (objects, expect) in CASES.items():
-        bundle = {"type": "bundle", "id": "bundle--5d0092c5-5f74-4287-9642-33f4c354e56d", "objects": to_json(objects)}
+        bundle = {"type": "bundle", "id": "bundle--5d0092c5-5f74-4287-9642-33f4c354e56d"}
+        if objects is not None:
+            bundle["objects"] = to_json(objects)
         with open(os.path.join(HERE, name + ".json"), "w", encoding="utf-8") as f:
             json.dump(bundle, f, indent=2)
             f.write("\n")
