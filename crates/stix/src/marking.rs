@@ -498,6 +498,29 @@ mod tests {
     }
 
     #[test]
+    fn custom_tlp2_marking_definitions_are_understood() {
+        // Any marking-definition carrying `tlp_2_0` in an extension, whatever its id or
+        // the extension-definition's id, states that level.
+        let md = StixObject::from_value(json!({
+            "type": "marking-definition", "spec_version": "2.1",
+            "id": "marking-definition--0a9e9aa5-7e0b-4b1c-9f5f-1f2d7a1c0e11",
+            "created": "2022-10-01T00:00:00.000Z",
+            "extensions": {"extension-definition--60a3c5c5-0d10-538e-8bfc-0fe2b1a0e4ab": {
+                "extension_type": "property-extension", "tlp_2_0": "amber+strict"}}
+        }))
+        .unwrap();
+        let mut m = Markings::new();
+        m.learn(&md);
+        let o = StixObject::from_value(
+            json!({"type": "indicator", "object_marking_refs": [md.id().unwrap()]}),
+        )
+        .unwrap();
+        assert_eq!(m.tlp_of(&o), Some(Tlp::AmberStrict));
+        // Without having seen the definition, only well-known ids are understood.
+        assert_eq!(tlp_of(&o), None);
+    }
+
+    #[test]
     fn most_restrictive_wins() {
         let o = StixObject::from_value(json!({
             "type": "indicator",

