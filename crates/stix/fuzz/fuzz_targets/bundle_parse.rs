@@ -10,7 +10,8 @@
 //! -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table
 //! -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing" cargo +nightly build --release
 //! --bin bundle_parse --target x86_64-unknown-linux-gnu`) and run the binary on a corpus
-//! directory. 2026-11-29: 250,331 runs in 150 s from 66 seeds, no failure.
+//! directory. 2026-11-29: 250,331 runs in 150 s seeded with the OASIS examples and
+//! tests/objects/, corpus grown to 1,141 inputs, no failure.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
