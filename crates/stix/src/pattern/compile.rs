@@ -52,6 +52,12 @@ impl Compiled {
 /// SHA-1 | SHA-256 | SHA-512>`, and `ISSUBSET '<cidr>'` on an IP `value`. Values are
 /// canonicalised with [`Observable::parse`]; a value that does not canonicalise is not
 /// indexable.
+///
+/// Two readings are deliberately wider than string equality, as indicator authors mean
+/// them: `ipv4-addr:value = '10.0.0.0/8'` anchors the network (any address inside it
+/// hits), and values compare in canonical form (`url:value = 'HTTP://Example.com/'` hits
+/// `http://example.com/`). [`Matcher`](super::Matcher) keeps the spec's exact semantics for
+/// full evaluation.
 pub fn compile(pattern: &Pattern) -> Compiled {
     let mut alternatives = Vec::new();
     top_level(&pattern.root, &mut alternatives);
