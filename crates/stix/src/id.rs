@@ -48,8 +48,10 @@ pub enum IdError {
 }
 
 impl<'a> StixId<'a> {
-    /// Parse `type--UUID`. The UUID must be in the canonical lower-case hyphenated form
-    /// and have the RFC 4122 variant, as the spec requires.
+    /// Parse `type--UUID`. The UUID must be hyphenated (8-4-4-4-12 hex digits), an RFC
+    /// 4122 UUID (that variant, versions 1 to 5), as the spec and the OASIS schema require.
+    /// Upper-case hex is accepted (RFC 4122 input is case-insensitive); validation warns
+    /// about it because ids are compared as strings.
     pub fn parse(s: &'a str) -> Result<StixId<'a>, IdError> {
         let (type_name, uuid_text) = s
             .split_once("--")
@@ -61,13 +63,15 @@ impl<'a> StixId<'a> {
         let canonical_shape = uuid_text.len() == 36
             && uuid_text.bytes().enumerate().all(|(i, c)| match i {
                 8 | 13 | 18 | 23 => c == b'-',
-                _ => c.is_ascii_digit() || (b'a'..=b'f').contains(&c),
+                _ => c.is_ascii_hexdigit(),
             });
         if !canonical_shape {
             return Err(bad_uuid());
         }
         let uuid = Uuid::from_str(uuid_text).map_err(|_| bad_uuid())?;
-        if uuid.get_variant() != uuid::Variant::RFC4122 {
+        if uuid.get_variant() != uuid::Variant::RFC4122
+            || !(1..=5).contains(&uuid.get_version_num())
+        {
             return Err(bad_uuid());
         }
         Ok(StixId { type_name, uuid })
@@ -336,7 +340,9 @@ mod tests {
         let id = StixId::parse("indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f").unwrap();
         assert_eq!(id.type_name, "indicator");
         assert!(StixId::parse("indicator-8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f").is_err());
-        assert!(StixId::parse("indicator--8E2E2D2B-17d4-4cbf-938f-98ee46b3cd3f").is_err());
+        assert!(StixId::parse("indicator--8E2E2D2B-17d4-4cbf-938f-98ee46b3cd3f").is_ok());
+        // RFC 4122 defines versions 1 to 5 only.
+        assert!(StixId::parse("indicator--018f2e2d-17d4-7cbf-938f-98ee46b3cd3f").is_err());
         assert!(StixId::parse("indicator--8e2e2d2b17d44cbf938f98ee46b3cd3f").is_err());
         assert!(StixId::parse("Indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f").is_err());
         // variant bits 0b0xxx (NCS) are not RFC 4122

@@ -10,7 +10,7 @@
 //! | rule | MUST |
 //! |---|---|
 //! | `type` | `type` present, 3–250 chars of `a-z0-9-`, no `--` |
-//! | `id` | `id` is `type--UUID` (RFC 4122, lower-case) and its type matches `type` |
+//! | `id` | `id` is `type--UUID` (RFC 4122: variant bits, version 1–5) and its type matches `type` |
 //! | `spec-version` | `spec_version` is `"2.1"`; required except on SCOs |
 //! | `required` | the properties each type requires (e.g. indicator: `pattern`, `pattern_type`, `valid_from`) |
 //! | `timestamp` | `created`, `modified` and each type's timestamps are RFC 3339 UTC with `Z` |
@@ -33,7 +33,8 @@
 //!
 //! # Warnings
 //!
-//! `sco-id` (an SCO whose id is not the deterministic one), `uuid-version` (an SDO/SRO
+//! `id-case` (upper-case hex in an id's UUID), `sco-id` (an SCO whose id is not the
+//! deterministic one), `uuid-version` (an SDO/SRO
 //! id that is not UUIDv4), `vocabulary` (`pattern_type` outside its open vocabulary).
 //!
 //! Checks are per object; whether referenced objects exist is a store question, not a
@@ -583,6 +584,13 @@ impl<'a> Checker<'a> {
                             "id `{id}` names type `{}` but the object's type is `{type_name}`",
                             parsed.type_name
                         ),
+                    );
+                }
+                if id.bytes().any(|c| c.is_ascii_uppercase()) {
+                    self.warn(
+                        self.p("id"),
+                        "id-case",
+                        format!("`{id}` should be lower-case: ids are compared as strings, so `{}` would be a different object", id.to_ascii_lowercase()),
                     );
                 }
                 let version = parsed.uuid.get_version_num();

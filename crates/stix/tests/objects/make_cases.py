@@ -120,6 +120,8 @@ CASES = {
     "valid--modified-microseconds": ([with_(IND, modified="2016-04-06T20:03:48.123456Z")], "valid"),
     "valid--bundle-without-objects": (None, "valid"),
     "valid--bundle-with-empty-objects": ([], "valid"),
+    "valid--id-upper-case-uuid": ([with_(IND, id="indicator--8E2E2D2B-17D4-4CBF-938F-98EE46B3CD3F")], "valid"),
+    "id-uuid-version-7": ([with_(IND, id="indicator--018f2e2d-17d4-7cbf-938f-98ee46b3cd3f")], ("id", "/objects/0/id")),
     "bad-type-name": ([with_(IND, type="Indicator", id="Indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f")], ("type", "/objects/0/type")),
 }
 
