@@ -171,10 +171,23 @@ fn operation_lifecycle_through_the_cli() {
             && html.contains("TLP:AMBER"),
         "html"
     );
+    let export = |org: &str| ok(d, &["export", "--as", org, "--format", "csv"]);
+    assert!(
+        !export("cert-fr").contains("2.3.0.1"),
+        "AMBER: not visible before the report is sent"
+    );
     let out = ok(
         d,
         &["operation", "disseminate", "Op Test", "--country", "FR"],
     );
+    // The policy now lets cert-fr, and no other member, read the report's data in exports.
+    let fr = export("cert-fr");
+    assert!(
+        fr.contains("2.3.0.1") && fr.contains("2.3.0.2") && !fr.contains("2.28.0.9"),
+        "{fr}"
+    );
+    let de = export("cert-de");
+    assert!(!de.contains("2.3.0.1") && !de.contains("2.28.0.9"), "{de}");
     assert!(
         out.contains("sent to cert-fr") && out.contains("2 newly reported"),
         "{out}"
