@@ -627,6 +627,8 @@ async fn member_sees_only_its_data(c: &Client, base: &str, d: &Data) {
         "/search?q=red-secret%5B.%5Dexample".to_string(),
         "/search?q=c2-alpha.example".into(),
         "/search?q=c2-kilo.example".into(),
+        "/search?q=country+%3D+DE".into(),
+        "/search?q=label+%3D+c2+OR+malware+%3D+secret-family".into(),
         "/agreements".into(),
         format!("/agreements/{}", d.member_agreement),
         "/operations".into(),
@@ -662,9 +664,17 @@ async fn member_sees_only_its_data(c: &Client, base: &str, d: &Data) {
         c.goto(&format!("{base}{p}")).await.unwrap();
         let src = c.source().await.unwrap();
         // The search box shows back what the member typed; nothing else may name it.
-        let src = src
-            .replace(&format!("value=\"{RED_VALUE}\""), "")
-            .replace("value=\"red-secret[.]example\"", "");
+        let typed: String = url::Url::parse(&format!("{base}{p}"))
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "q")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default();
+        let src = if typed.is_empty() {
+            src
+        } else {
+            src.replace(&format!("value=\"{typed}\""), "")
+        };
         assert!(!src.contains(RED_STEM), "{p} shows the RED value");
         assert!(
             !src.contains("vendor-b"),
@@ -693,6 +703,17 @@ async fn member_sees_only_its_data(c: &Client, base: &str, d: &Data) {
         "the FR report shared the AMBER record"
     );
     full_shot(c, "member-search-shared").await;
+    c.goto(&format!(
+        "{base}/search?q=label+%3D+c2+AND+country+IN+%28DE%2C+NL%29"
+    ))
+    .await
+    .unwrap();
+    let hits = c.source().await.unwrap();
+    assert!(
+        hits.contains("c2-charlie.example") && !hits.contains(RED_STEM),
+        "filter search"
+    );
+    full_shot(c, "member-search-filter").await;
     c.goto(&format!("{base}/operations/{}", d.op_id))
         .await
         .unwrap();

@@ -232,6 +232,30 @@ fn a_member_never_sees_another_sources_red_data() {
         .unwrap()
         .into_string();
     assert!(search.contains("Nothing you may see matches"), "{search}");
+    // A filter search evaluates only the records the member may see.
+    for filter in ["label = c2", "country = DE", "source = vendor"] {
+        let hits = search::render(&f.store, &v, filter).unwrap().into_string();
+        assert!(!hits.contains(RED_VALUE), "{filter}: {hits}");
+    }
+    let hits = search::render(&f.store, &v, "label = c2 AND country = FR")
+        .unwrap()
+        .into_string();
+    assert!(
+        hits.contains("1 matching observable") && hits.contains(GREEN_VALUE),
+        "{hits}"
+    );
+    let bad = search::render(&f.store, &v, "label = ")
+        .unwrap()
+        .into_string();
+    assert!(bad.contains("neither an observable"), "{bad}");
+    let hub = viewer(&f, &f.hub, TokenRole::Admin);
+    let hits = search::render(&f.store, &hub, "country = DE")
+        .unwrap()
+        .into_string();
+    assert!(
+        hits.contains(RED_VALUE),
+        "the hub's filter finds the RED record: {hits}"
+    );
     // An unknown value reads the same.
     let unknown = search::render(&f.store, &v, "never-seen.example")
         .unwrap()
