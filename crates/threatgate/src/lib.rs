@@ -10,6 +10,7 @@ pub mod auth;
 pub mod cli;
 pub mod enrich;
 pub mod export;
+pub mod ingest;
 pub mod lookup;
 pub mod matching;
 pub mod model;
