@@ -614,6 +614,34 @@ fn http_get(base: &str, path: &str, cookie: &str) -> (u16, String) {
 async fn member_sees_only_its_data(c: &Client, base: &str, d: &Data) {
     login(c, base, &d.member_token).await;
     shot(c, "member-dashboard").await;
+    // Keyboard: the first Tab lands on the skip link, which leads to <main>.
+    c.find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .send_keys("\u{E004}")
+        .await
+        .unwrap();
+    let focused = c
+        .execute("return document.activeElement.className + '|' + document.activeElement.getAttribute('href')", vec![])
+        .await
+        .unwrap();
+    assert_eq!(focused.as_str(), Some("skip-link|#main"), "first tab stop");
+    shot(c, "member-skip-link-focused").await;
+    c.find(Locator::Css("a.skip-link"))
+        .await
+        .unwrap()
+        .send_keys("\u{E007}")
+        .await
+        .unwrap();
+    let focused = c
+        .execute("return document.activeElement.id", vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        focused.as_str(),
+        Some("main"),
+        "the skip link moves focus to main"
+    );
     let dash = c.source().await.unwrap();
     assert!(dash.contains("cert-fr"), "the member's name is shown");
     assert!(

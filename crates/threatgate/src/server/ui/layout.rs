@@ -194,6 +194,7 @@ button:hover, .button:hover { background: #1e40af; }
 header.top button { background: transparent; border-color: #9db8e0; padding: .2rem .7rem; }
 form.inline { display: flex; gap: .5rem; align-items: flex-start; flex-wrap: wrap; margin-bottom: 1rem; }
 form.inline button { margin-top: 1.55rem; }
+div.inline { display: flex; gap: .5rem; flex-wrap: wrap; align-items: center; }
 .field { margin-bottom: .8rem; }
 .hint { color: var(--muted); font-size: .9rem; margin: .2rem 0 0; }
 .notice { padding: .6rem .9rem; border-radius: 4px; border: 1px solid; }

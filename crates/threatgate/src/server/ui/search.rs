@@ -190,14 +190,14 @@ pub fn render(store: &Store, v: &Viewer, q: &str) -> PageResult {
     };
     let orgs = store.orgs()?;
     let body = html! {
-        form.inline method="get" action="/search" role="search" {
-            div {
-                label for="q" { "Value or filter expression" }
+        form method="get" action="/search" role="search" {
+            label for="q" { "Value or filter expression" }
+            div.inline {
                 input #q type="search" name="q" value=(q) required aria-describedby="q-hint";
-                p #q-hint .hint { "An IP address, CIDR, domain, URL, file hash or e-mail address (defanged forms such as hxxp://evil[.]example are accepted), or a filter such as "
-                    code { "malware = emotet AND country IN (FR, DE)" } " (fields: type, label, malware, source, country, asn, network, category, confidence, first_seen, last_seen)." }
+                button type="submit" { "Search" }
             }
-            button type="submit" { "Search" }
+            p #q-hint .hint { "An IP address, CIDR, domain, URL, file hash or e-mail address (defanged forms such as hxxp://evil[.]example are accepted), or a filter such as "
+                code { "malware = emotet AND country IN (FR, DE)" } " (fields: type, label, malware, source, country, asn, network, category, confidence, first_seen, last_seen)." }
         }
         @match &result {
             None => {}
