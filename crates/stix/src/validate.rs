@@ -29,6 +29,7 @@
 //! | `hashes` | MD5/SHA-1/SHA-256/SHA-512 values are hex of the right length |
 //! | `range` | counts and ports within the spec's ranges |
 //! | `marking-definition` | `definition_type`/`definition` consistent (TLP 1.0 levels, statements) |
+//! | `enumeration` | closed vocabularies: `opinion`, an extension's `extension_type` |
 //! | `pattern` | an indicator's `pattern` parses when `pattern_type` is `stix` ([`crate::pattern::parse`]) |
 //!
 //! # Warnings
@@ -555,6 +556,7 @@ impl<'a> Checker<'a> {
         self.check_external_references();
         self.check_kill_chain_phases();
         self.check_hashes_everywhere();
+        self.check_extensions();
         if cat == Category::Sco {
             self.check_sco_id(type_name);
         }
@@ -813,6 +815,24 @@ impl<'a> Checker<'a> {
                 self.expect_kind("value", Value::is_string, "a string");
             }
             "marking-definition" => self.check_marking_definition(),
+            "opinion" => {
+                const OPINIONS: &[&str] = &[
+                    "strongly-disagree",
+                    "disagree",
+                    "neutral",
+                    "agree",
+                    "strongly-agree",
+                ];
+                if let Some(op) = obj.get("opinion").and_then(Value::as_str) {
+                    if !OPINIONS.contains(&op) {
+                        self.err(
+                            self.p("opinion"),
+                            "enumeration",
+                            format!("opinion `{op}` is not one of {}", OPINIONS.join(", ")),
+                        );
+                    }
+                }
+            }
             _ => {}
         }
     }
@@ -1317,6 +1337,51 @@ impl<'a> Checker<'a> {
                         "hashes",
                         format!("`{value}` is not a valid {alg} hash ({n} hexadecimal digits)"),
                     );
+                }
+            }
+        }
+    }
+
+    /// `extensions` is a dictionary of objects; an extension-definition's entry names its
+    /// `extension_type` from a closed enumeration.
+    fn check_extensions(&mut self) {
+        const EXTENSION_TYPES: &[&str] = &[
+            "new-sdo",
+            "new-sco",
+            "new-sro",
+            "property-extension",
+            "toplevel-property-extension",
+        ];
+        let Some(exts) = self.obj.get("extensions") else {
+            return;
+        };
+        let Some(exts) = exts.as_object() else {
+            if !exts.is_null() {
+                self.err(
+                    self.p("extensions"),
+                    "type",
+                    format!("`extensions` must be an object, found {}", json_kind(exts)),
+                );
+            }
+            return;
+        };
+        for (name, ext) in exts {
+            let p = || self.p("extensions").key(name);
+            let Some(ext) = ext.as_object() else {
+                let m = format!(
+                    "extension `{name}` must be an object, found {}",
+                    json_kind(ext)
+                );
+                self.err(p(), "type", m);
+                continue;
+            };
+            if let Some(t) = ext.get("extension_type") {
+                if !t.as_str().is_some_and(|t| EXTENSION_TYPES.contains(&t)) {
+                    let m = format!(
+                        "`extension_type` must be one of {}, found {t}",
+                        EXTENSION_TYPES.join(", ")
+                    );
+                    self.err(p().key("extension_type"), "enumeration", m);
                 }
             }
         }

@@ -122,6 +122,8 @@ CASES = {
     "valid--bundle-with-empty-objects": ([], "valid"),
     "valid--id-upper-case-uuid": ([with_(IND, id="indicator--8E2E2D2B-17D4-4CBF-938F-98EE46B3CD3F")], "valid"),
     "id-uuid-version-7": ([with_(IND, id="indicator--018f2e2d-17d4-7cbf-938f-98ee46b3cd3f")], ("id", "/objects/0/id")),
+    "opinion-not-in-enumeration": ([{"type": "opinion", "spec_version": "2.1", "id": "opinion--b01efc25-77b4-4003-b18b-f6e24b5cd9f7", "created": "2016-05-12T08:17:27.000Z", "modified": "2016-05-12T08:17:27.000Z", "opinion": "maybe", "object_refs": ["indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"]}], ("enumeration", "/objects/0/opinion")),
+    "extension-type-unknown": ([with_(TLP_AMBER_STRICT, extensions={"extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d": {"extension_type": "property-ext", "tlp_2_0": "amber+strict"}})], ("enumeration", "/objects/0/extensions/extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d/extension_type")),
     "bad-type-name": ([with_(IND, type="Indicator", id="Indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f")], ("type", "/objects/0/type")),
 }
 
