@@ -57,6 +57,16 @@ fn broken_objects_report_the_expected_rule_and_pointer() {
         let name = path.file_name().unwrap().to_str().unwrap();
         let want = &expected[name];
         let (valid, errors) = ours_valid(&path);
+        // Every pointer names a value in the document, or a missing property of one.
+        let doc: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        for issue in &errors {
+            let ptr = issue.pointer.as_str();
+            let parent = &ptr[..ptr.rfind('/').unwrap_or(0)];
+            assert!(
+                doc.pointer(ptr).is_some() || doc.pointer(parent).is_some_and(Value::is_object),
+                "{name}: pointer {ptr} resolves to nothing"
+            );
+        }
         if want == "valid" {
             assert!(valid, "{name}: expected valid, got {errors:#?}");
             continue;
