@@ -87,7 +87,22 @@ fn mutated_bundles_never_panic() {
         for entry in BundleReader::new(&input[..]) {
             match entry {
                 Ok(e) => {
-                    let _ = validate_object(&e.object, &e.pointer());
+                    let report = validate_object(&e.object, &e.pointer());
+                    let doc = e.object.clone().into_value();
+                    let prefix = e.pointer().as_str().to_string();
+                    for issue in &report.issues {
+                        let rel = issue
+                            .pointer
+                            .as_str()
+                            .strip_prefix(prefix.as_str())
+                            .expect("pointer inside the object");
+                        let parent = &rel[..rel.rfind('/').unwrap_or(0)];
+                        assert!(
+                            doc.pointer(rel).is_some()
+                                || doc.pointer(parent).is_some_and(|v| v.is_object()),
+                            "{issue}: pointer resolves to nothing"
+                        );
+                    }
                     markings.learn(&e.object);
                     let _ = (
                         markings.tlp_of(&e.object),
