@@ -206,6 +206,10 @@ struct Input<R> {
 
 const BUF_SIZE: usize = 256 * 1024;
 
+/// Largest element buffer kept between objects; a bigger one (after an unusually large
+/// object) is released rather than reused.
+const SCRATCH_KEEP_BYTES: usize = 1024 * 1024;
+
 impl<R: Read> Input<R> {
     fn new(reader: R) -> Self {
         Input {
@@ -659,6 +663,10 @@ impl<R: Read> BundleReader<R> {
         let start = self.input.location();
         self.scan_value(2, Some(&pointer), start)?;
         let value = self.parse_scratch(start, Some(&pointer))?;
+        // One huge object must not pin its buffer for the rest of the bundle.
+        if self.scratch.capacity() > SCRATCH_KEEP_BYTES {
+            self.scratch = Vec::new();
+        }
         self.next_index += 1;
         match value {
             Value::Object(map) => Ok(Some(Entry {
