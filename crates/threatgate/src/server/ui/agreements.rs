@@ -16,7 +16,7 @@ pub fn list(store: &Store, v: &Viewer) -> PageResult {
     let all = agreements_for(store, v)?;
     let orgs = store.orgs()?;
     let mut refs: Vec<&Agreement> = all.iter().collect();
-    refs.sort_by(|a, b| a.valid_until.cmp(&b.valid_until));
+    refs.sort_by_key(|a| a.valid_until);
     let body = html! {
         p.hint {
             @if v.is_hub() { "Every agreement between the hub and an organisation, soonest end first." }

@@ -262,9 +262,30 @@ fn a_member_never_sees_another_sources_red_data() {
         .into_string();
     assert!(unknown.contains("Nothing you may see matches"));
     // The green one, own data and the shared operation target are there.
+    // The member's own sighting of the green value shows on its detail page.
+    let oid = f
+        .store
+        .observable(Kind::Ipv4, GREEN_VALUE)
+        .unwrap()
+        .unwrap()
+        .id;
+    f.store
+        .add_sighting(&crate::store::NewSighting {
+            observable_id: oid,
+            org_id: f.member.id,
+            count: 17,
+            first_seen: Utc::now() - Duration::days(2),
+            last_seen: Utc::now(),
+            where_sighted: "proxy logs".into(),
+        })
+        .unwrap();
     let green = search::render(&f.store, &v, GREEN_VALUE)
         .unwrap()
         .into_string();
+    assert!(
+        green.contains("Sightings (1)") && green.contains("proxy logs"),
+        "{green}"
+    );
     assert!(
         green.contains("vendor") && green.contains("AS64500") && green.contains("France (FR)"),
         "{green}"
