@@ -362,13 +362,13 @@ pub fn run(cli: &Cli, c: &OperationCmd) -> Result<ExitCode> {
 
 fn print_sent(s: &report::Sent) {
     println!(
-        "{}: sent to {} — {} targets, {} records, {} objects shared at {}; {} newly reported",
+        "{}: sent to {} — {} targets, {} records, {} objects shared at TLP:{}; {} newly reported",
         s.country,
         s.recipients.join(", "),
         s.targets,
         s.records,
         s.objects,
-        format!("TLP:{}", s.tlp.as_str().to_ascii_uppercase()),
+        s.tlp.as_str().to_ascii_uppercase(),
         s.newly_reported
     );
     for (who, n) in &s.readable_by_recipient {

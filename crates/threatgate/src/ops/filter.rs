@@ -175,7 +175,7 @@ impl Filter {
     }
 
     pub fn matches(&self, c: &Candidate) -> bool {
-        self.expr.as_ref().map_or(true, |e| eval(e, c))
+        self.expr.as_ref().is_none_or(|e| eval(e, c))
     }
 }
 

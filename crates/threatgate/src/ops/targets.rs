@@ -94,7 +94,7 @@ pub fn pick(store: &Store, op: &Operation, hub: &Org, now: Time) -> Result<Picke
             }
             let live: Vec<SourceRecord> = recs
                 .into_iter()
-                .filter(|r| !r.claim.revoked && r.claim.valid_until.map_or(true, |v| v > now))
+                .filter(|r| !r.claim.revoked && r.claim.valid_until.is_none_or(|v| v > now))
                 .collect();
             if live.is_empty() {
                 continue;
