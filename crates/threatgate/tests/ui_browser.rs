@@ -557,7 +557,7 @@ async fn login(c: &Client, base: &str, token: &str) {
         .await
         .unwrap();
     c.wait()
-        .at_most(Duration::from_secs(20))
+        .at_most(Duration::from_secs(60))
         .for_element(Locator::Css("header.top .who"))
         .await
         .expect("the dashboard after login");
@@ -762,7 +762,7 @@ async fn member_sees_only_its_data(c: &Client, base: &str, d: &Data) {
         .await
         .unwrap();
     c.wait()
-        .at_most(Duration::from_secs(10))
+        .at_most(Duration::from_secs(60))
         .for_element(Locator::Css("input#token"))
         .await
         .unwrap();
@@ -810,6 +810,10 @@ async fn hub_moves_a_target(c: &Client, base: &str, d: &Data) {
     assert!(
         ag.contains("marker-amber"),
         "agreements ending within 90 days: amber marker"
+    );
+    assert!(
+        ag.contains(&format!("Renewed by #{}", d.vendor_renewal)),
+        "an expired agreement that was renewed says so instead of a red marker"
     );
     shot(c, "hub-agreements").await;
     c.goto(&format!("{base}/audit")).await.unwrap();
@@ -889,7 +893,7 @@ async fn hub_moves_a_target(c: &Client, base: &str, d: &Data) {
         .await
         .unwrap();
     c.wait()
-        .at_most(Duration::from_secs(20))
+        .at_most(Duration::from_secs(60))
         .for_element(Locator::Css(".notice-ok"))
         .await
         .expect("the moved notice");

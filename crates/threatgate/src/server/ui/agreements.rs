@@ -23,7 +23,7 @@ pub fn list(store: &Store, v: &Viewer) -> PageResult {
             @else { "Your organisation's agreements with the hub, soonest end first." }
             " Markers: amber when an agreement ends within 90 days, red once it has ended."
         }
-        (agreement_table(&refs, &orgs, v.is_hub(), now))
+        (agreement_table(&refs, &all, &orgs, v.is_hub(), now))
     };
     Ok(page(v, Nav::Agreements, "Agreements", body))
 }

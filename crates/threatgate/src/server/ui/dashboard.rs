@@ -115,7 +115,7 @@ pub fn render(store: &Store, v: &Viewer) -> PageResult {
         section aria-labelledby="h-agr" {
             h2 #h-agr { "Agreements to watch" }
             p.hint { "Agreements that end within " (EXPIRY_WARNING_DAYS) " days, and those that have ended." }
-            (agreement_table(&watch, &orgs, v.is_hub(), now))
+            (agreement_table(&watch, &agreements, &orgs, v.is_hub(), now))
         }
     };
     Ok(page(v, Nav::Dashboard, "Dashboard", body))
@@ -147,6 +147,7 @@ pub fn org_name(orgs: &[Org], id: i64) -> String {
 /// A table of agreements with their expiry markers.
 pub fn agreement_table(
     list: &[&Agreement],
+    all: &[Agreement],
     orgs: &[Org],
     show_org: bool,
     now: crate::model::Time,
@@ -176,7 +177,13 @@ pub fn agreement_table(
                             td { (layout::tlp_badge(a.max_tlp)) }
                             td {
                                 @match a.status {
-                                    AgreementStatus::Active => { (expiry_marker(a.valid_until, now)) }
+                                    AgreementStatus::Active => {
+                                        @if let Some(next) = all.iter().find(|b| b.renews == Some(a.id)).filter(|_| a.valid_until <= now) {
+                                            span.marker.marker-info { "Renewed by #" (next.id) }
+                                        } @else {
+                                            (expiry_marker(a.valid_until, now))
+                                        }
+                                    }
                                     AgreementStatus::Suspended => { span.marker.marker-amber { "Suspended" } }
                                     AgreementStatus::Terminated => {
                                         span.marker.marker-red { "Terminated" @if let Some(t) = a.terminated_at { " " (date(t)) } }

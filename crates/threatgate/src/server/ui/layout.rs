@@ -211,6 +211,7 @@ div.inline { display: flex; gap: .5rem; flex-wrap: wrap; align-items: center; }
 .marker-red { background: #fde8e8; color: #8f1111; border-color: #c81e1e; }
 .marker-red::before { content: "✖ "; }
 .marker-ok { background: #e7f6ec; color: #11542a; border-color: #1a7f37; }
+.marker-info { background: #eef1f5; color: #2f3a48; border-color: #6b7280; }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; margin: .5rem 0 1rem; }
 dl.facts dt { font-weight: 600; color: var(--muted); }
 dl.facts dd { margin: 0; }
