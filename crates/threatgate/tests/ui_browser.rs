@@ -548,6 +548,7 @@ async fn login(c: &Client, base: &str, token: &str) {
         c.current_url().await.unwrap().path().ends_with("/login"),
         "not logged in: sent to the login page"
     );
+    shot(c, "login").await;
     let field = c.find(Locator::Css("input#token")).await.unwrap();
     field.send_keys(token).await.unwrap();
     c.find(Locator::Css("form[action='/login'] button[type=submit]"))
