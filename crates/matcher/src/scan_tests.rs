@@ -579,3 +579,29 @@ fn a_panicking_sink_does_not_hang_the_scan() {
     }));
     assert!(r.is_err());
 }
+
+#[test]
+fn compiled_set_and_scanner_are_shareable_across_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<IndicatorSet>();
+    send_sync::<Scanner>();
+    let s = std::sync::Arc::new(set());
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            let s = std::sync::Arc::clone(&s);
+            std::thread::spawn(move || {
+                let mut n = 0;
+                let data = format!("h{i}.evil.example\n").repeat(100);
+                Scanner::builder()
+                    .threads(1)
+                    .build()
+                    .scan_bytes(data.as_bytes(), "t", &s, &mut |_: &Hit| n += 1)
+                    .unwrap();
+                n
+            })
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), 100);
+    }
+}
