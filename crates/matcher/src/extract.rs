@@ -700,9 +700,7 @@ impl<'s> LineCtx<'s> {
         }
         // Prefilter: no URL indicator has this host, so no exact match is possible. For a
         // domain host, its two-label suffix (cached per thread when absent) decides first.
-        let host_hit = if self.host.is_empty() {
-            None
-        } else if ip.is_none() && !self.url_suffix_may_match() {
+        let host_hit = if self.host.is_empty() || (ip.is_none() && !self.url_suffix_may_match()) {
             None
         } else {
             self.set.probe_url_host(&self.host)
