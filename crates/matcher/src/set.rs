@@ -584,7 +584,14 @@ impl IndicatorSet {
 
     /// True if the set has no indicator at all.
     pub fn is_empty(&self) -> bool {
-        self.stats().indicators == 0
+        self.domains.entries.is_empty()
+            && self.urls.entries.is_empty()
+            && self.hashes.entries.is_empty()
+            && self.emails.entries.is_empty()
+            && self.ip4.is_empty()
+            && self.ip6.is_empty()
+            && self.cidr4.len() == 0
+            && self.cidr6.len() == 0
     }
 
     pub(crate) fn handles(&self, r: HRange) -> &[Handle] {
@@ -933,6 +940,8 @@ mod tests {
         );
         assert_eq!(rules(&s, Kind::Sha256, &"AB".repeat(32)).len(), 1);
         let st = s.stats();
+        assert!(!s.is_empty());
+        assert!(IndicatorSetBuilder::new().build().unwrap().is_empty());
         assert_eq!(st.hashes, 2);
         assert!(st.memory_bytes > 0);
     }
