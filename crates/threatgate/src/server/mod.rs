@@ -79,7 +79,9 @@ impl AppState {
 
 /// Routes the web UI adds (`server/ui/`): pages at `/`, with their own session state.
 fn ui_routes(state: &AppState) -> Router<AppState> {
-    ui::router_with(ui::Ui::new(state.store.clone(), state.config.tls))
+    ui::router_with(
+        ui::Ui::new(state.store.clone(), state.config.tls).with_limiter(state.limiter.clone()),
+    )
 }
 
 /// The whole application.

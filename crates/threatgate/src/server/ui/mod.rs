@@ -23,7 +23,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -36,6 +38,7 @@ use crate::model::{Org, OrgKind, TokenRole};
 use crate::policy::{role_allows, Action, Channel, ReadScope};
 use crate::store::{Store, StoreError};
 
+use super::auth::AuthLimiter;
 use session::{Session, Sessions};
 
 /// Largest form body the UI accepts.
@@ -115,6 +118,8 @@ struct Inner {
     store: Arc<Store>,
     sessions: Sessions,
     secure_cookies: bool,
+    /// Failed logins per client address, shared with the API's authentication.
+    limiter: Option<Arc<AuthLimiter>>,
 }
 
 impl Ui {
@@ -125,7 +130,22 @@ impl Ui {
                 store,
                 sessions: Sessions::default(),
                 secure_cookies,
+                limiter: None,
             }),
+        }
+    }
+
+    /// Count failed logins in `limiter` (the API's, so both share one budget per address)
+    /// and refuse logins from an address that has spent it.
+    pub fn with_limiter(self, limiter: Arc<AuthLimiter>) -> Ui {
+        let inner = Inner {
+            store: self.inner.store.clone(),
+            sessions: Sessions::default(),
+            secure_cookies: self.inner.secure_cookies,
+            limiter: Some(limiter),
+        };
+        Ui {
+            inner: Arc::new(inner),
         }
     }
 
@@ -471,9 +491,18 @@ async fn login_form(State(ui): State<Ui>, headers: HeaderMap) -> Response {
     .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
-async fn login_submit(State(ui): State<Ui>, headers: HeaderMap, body: Bytes) -> Response {
+async fn login_submit(State(ui): State<Ui>, req: Request) -> Response {
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let headers = req.headers().clone();
+    let body = axum::body::to_bytes(req.into_body(), MAX_FORM_BYTES + 1)
+        .await
+        .unwrap_or_default();
     tokio::task::spawn_blocking(move || {
         let secure = ui.inner.secure_cookies;
+        let limiter = ui.inner.limiter.as_ref().zip(ip);
         // A fresh nonce for the form shown again after a failure.
         let again = |status: StatusCode, msg: &str| {
             let nonce = session::random_token();
@@ -483,6 +512,12 @@ async fn login_submit(State(ui): State<Ui>, headers: HeaderMap, body: Bytes) -> 
             }
             r
         };
+        if let Some(wait) = limiter.and_then(|(l, ip)| l.blocked(ip)) {
+            return again(
+                StatusCode::TOO_MANY_REQUESTS,
+                &format!("Too many failed logins from this address. Wait {wait} seconds, then try again."),
+            );
+        }
         let form = match parse_form(&body) {
             Ok(f) => f,
             Err(e) => return again(StatusCode::BAD_REQUEST, &e.to_string()),
@@ -512,10 +547,15 @@ async fn login_submit(State(ui): State<Ui>, headers: HeaderMap, body: Bytes) -> 
                 }
                 r
             }
-            Ok(None) => again(
+            Ok(None) => {
+                if let Some((l, ip)) = limiter {
+                    l.failed(ip);
+                }
+                again(
                 StatusCode::UNAUTHORIZED,
                 "That token is not valid (unknown or revoked). Check it and try again.",
-            ),
+                )
+            }
             Err(e) => {
                 tracing::error!(error = %e, "login failed");
                 again(

@@ -665,3 +665,27 @@ async fn revoking_the_token_ends_the_session() {
     .await;
     assert_eq!(st, StatusCode::SEE_OTHER);
 }
+
+#[tokio::test]
+async fn failed_logins_are_limited_per_address() {
+    let f = fixture();
+    let ui = Ui::new(f.store.clone(), false).with_limiter(Arc::new(AuthLimiter::new(2.0)));
+    let app: Router = router_with(ui);
+    let from = |body: String| {
+        let mut r = post("/login", "tg_login=n1", body);
+        r.extensions_mut()
+            .insert(axum::extract::ConnectInfo(SocketAddr::from((
+                [192, 0, 2, 7],
+                4000,
+            ))));
+        r
+    };
+    for _ in 0..2 {
+        let (st, _, _) = send(&app, from("csrf=n1&token=tg_wrong".into())).await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED);
+    }
+    // The budget is spent: even the right token waits.
+    let (st, _, body) = send(&app, from(format!("csrf=n1&token={}", enc(&f.hub_token)))).await;
+    assert_eq!(st, StatusCode::TOO_MANY_REQUESTS);
+    assert!(body.contains("Too many failed logins"), "{body}");
+}
