@@ -55,10 +55,17 @@ fn row(line: u64, field: &str, value: &str, rule: MatchRule, h: u32) -> Row {
     (line, field.into(), value.into(), rule, vec![h])
 }
 
+/// A file in a directory of its own, removed (with the directory) by [`rm_tmp`].
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("matcher-test-{}", std::process::id()));
+    let d = std::env::temp_dir().join(format!("matcher-test-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
     d.join(name)
+}
+
+fn rm_tmp(file: &std::path::Path) {
+    if let Some(d) = file.parent() {
+        let _ = std::fs::remove_dir_all(d);
+    }
 }
 
 #[test]
@@ -292,7 +299,7 @@ fn gzip_file_and_stdin_reader() {
     sc.scan_reader(std::io::Cursor::new(gz), "-", &s, &mut |_: &Hit| n += 1)
         .unwrap();
     assert_eq!(n, 1000);
-    let _ = std::fs::remove_file(path);
+    rm_tmp(&path);
 }
 
 #[test]
@@ -457,7 +464,7 @@ fn hundred_megabyte_line_is_skipped_streamed_and_mapped() {
         .unwrap();
     assert_eq!(lines, vec![1, 3]);
     assert_eq!(sum.skipped_lines[&SkipReason::LineTooLong], 1);
-    let _ = std::fs::remove_file(path);
+    rm_tmp(&path);
 }
 
 #[test]
