@@ -24,8 +24,22 @@
 //! email addresses exact. Hosts of URLs and domains of email addresses are also matched as
 //! domains / IPs.
 //!
+//! Bad input never stops a run; each case is a named policy counted in the [`Summary`]:
+//! a binary file (NUL in the first block) is skipped whole ([`BinaryPolicy`],
+//! [`SkipReason::Binary`]); a line longer than `max_line_len` ([`DEFAULT_MAX_LINE_LEN`],
+//! 1 MiB) is skipped ([`SkipReason::LineTooLong`]) and, when streamed, dropped as it is read
+//! so a 100 MB line never sits in memory; a line its format cannot parse is skipped with that
+//! format's reason ([`SkipReason::MalformedJson`], ...). See the `scan` module docs for the
+//! pipeline (blocks, workers, ordered consumer, bounded buffers).
+//!
+//! Complex STIX patterns are the application's job: mark their indicators with
+//! [`IndicatorSetBuilder::mark_complex`] and scan with [`EventMode::Complex`]; every line that
+//! hits one of them is also delivered to [`Sink::event`] as an [`Event`] carrying all of the
+//! line's `(field, Observable)` pairs and its time, ready for observed-data.
+//!
 //! Architecture invariant: canonical forms come from the `observable` crate (directly, or by
-//! fast paths tested to agree with it), so a value ingested as X is matched as X.
+//! fast paths tested to agree with it), so a value ingested as X is matched as X. No I/O
+//! beyond reading the logs it is given; no database; no STIX parsing.
 
 mod extract;
 pub mod formats;

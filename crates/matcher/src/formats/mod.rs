@@ -1,9 +1,9 @@
 //! Log formats. Each module turns one line into `(field, value)` pairs for
-//! [`LineCtx::field`](crate::extract::LineCtx::field) and reports a malformed line as a
+//! `LineCtx::field` (in `extract`) and reports a malformed line as a
 //! [`SkipReason`]; none of them matches anything itself. Adding a format means adding a
-//! module here and one arm in [`parse_line`].
+//! module here and one arm in `parse_line`.
 //!
-//! Formats with a header (Zeek `#fields`, CSV's first line) get it through [`FormatState`],
+//! Formats with a header (Zeek `#fields`, CSV's first line) get it through `FormatState`,
 //! computed by the reader before the block is handed to a worker, so blocks stay independent.
 
 pub mod csv;
