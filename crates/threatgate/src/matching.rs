@@ -75,19 +75,35 @@ pub fn from_store(store: &Store, viewer: &Org) -> Result<Indicators, MatchError>
         after = last.id;
         for (o, records) in page {
             let handle = info.len() as u32;
-            b.add_observable(handle, &Observable { kind: o.kind, value: o.value.clone() });
-            let mut i = IndicatorInfo { value: o.value.clone(), ..Default::default() };
+            b.add_observable(
+                handle,
+                &Observable {
+                    kind: o.kind,
+                    value: o.value.clone(),
+                },
+            );
+            let mut i = IndicatorInfo {
+                value: o.value.clone(),
+                ..Default::default()
+            };
             for r in &records {
                 extend_unique(&mut i.ids, &r.claim.stix_ids);
                 extend_unique(&mut i.labels, &r.claim.labels);
                 extend_unique(&mut i.malware, &r.claim.malware);
-                extend_unique(&mut i.sources, &[orgs.get(&r.org_id).cloned().unwrap_or_default()]);
+                extend_unique(
+                    &mut i.sources,
+                    &[orgs.get(&r.org_id).cloned().unwrap_or_default()],
+                );
             }
             info.push(i);
         }
     }
     let set = b.build().map_err(|e| MatchError::Build(e.to_string()))?;
-    Ok(Indicators { set, info, unusable: vec![] })
+    Ok(Indicators {
+        set,
+        info,
+        unusable: vec![],
+    })
 }
 
 /// Indicators from a STIX bundle (any size; streamed).
@@ -95,13 +111,19 @@ pub fn from_bundle(reader: impl Read, name: &str) -> Result<Indicators, MatchErr
     let mut c = Collector::default();
     for entry in stix::BundleReader::new(reader) {
         let entry = entry.map_err(|e| MatchError::Input(format!("{name}: {e}")))?;
-        c.add(entry.object.as_map(), &format!("{name}: {}", entry.pointer().as_str()));
+        c.add(
+            entry.object.as_map(),
+            &format!("{name}: {}", entry.pointer().as_str()),
+        );
     }
     c.build()
 }
 
 /// Indicators from STIX objects obtained elsewhere (a TAXII collection).
-pub fn from_objects(objects: impl IntoIterator<Item = Value>, name: &str) -> Result<Indicators, MatchError> {
+pub fn from_objects(
+    objects: impl IntoIterator<Item = Value>,
+    name: &str,
+) -> Result<Indicators, MatchError> {
     let mut c = Collector::default();
     for (i, o) in objects.into_iter().enumerate() {
         if let Value::Object(m) = o {
@@ -124,11 +146,21 @@ impl Collector {
         if obj.get("type").and_then(Value::as_str) != Some("indicator") {
             return;
         }
-        let id = obj.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
-        if obj.get("pattern_type").and_then(Value::as_str).is_some_and(|t| t != "stix") {
+        let id = obj
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        if obj
+            .get("pattern_type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t != "stix")
+        {
             return;
         }
-        let Some(text) = obj.get("pattern").and_then(Value::as_str) else { return };
+        let Some(text) = obj.get("pattern").and_then(Value::as_str) else {
+            return;
+        };
         let pattern = match stix::pattern::parse_lenient(text) {
             Ok(p) => p,
             Err(e) => {
@@ -147,7 +179,14 @@ impl Collector {
             self.b.add_observable(handle, o);
         }
         let strings = |k: &str| -> Vec<String> {
-            obj.get(k).and_then(Value::as_array).map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default()
+            obj.get(k)
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
         };
         let mut labels = strings("labels");
         extend_unique(&mut labels, &strings("indicator_types"));
@@ -160,14 +199,25 @@ impl Collector {
             value: text.to_string(),
             labels,
             malware: vec![],
-            sources: obj.get("created_by_ref").and_then(Value::as_str).map(|s| vec![s.to_string()]).unwrap_or_default(),
+            sources: obj
+                .get("created_by_ref")
+                .and_then(Value::as_str)
+                .map(|s| vec![s.to_string()])
+                .unwrap_or_default(),
             pattern: complex.then_some(pattern),
         });
     }
 
     fn build(self) -> Result<Indicators, MatchError> {
-        let set = self.b.build().map_err(|e| MatchError::Build(e.to_string()))?;
-        Ok(Indicators { set, info: self.info, unusable: self.unusable })
+        let set = self
+            .b
+            .build()
+            .map_err(|e| MatchError::Build(e.to_string()))?;
+        Ok(Indicators {
+            set,
+            info: self.info,
+            unusable: self.unusable,
+        })
     }
 }
 
@@ -219,11 +269,23 @@ pub struct HitWriter<'a, W: std::io::Write> {
 
 impl<'a, W: std::io::Write> HitWriter<'a, W> {
     pub fn new(out: W, indicators: &'a Indicators) -> Self {
-        HitWriter { out, indicators, sightings: BTreeMap::new(), events: BTreeMap::new(), hits: 0, error: None }
+        HitWriter {
+            out,
+            indicators,
+            sightings: BTreeMap::new(),
+            events: BTreeMap::new(),
+            hits: 0,
+            error: None,
+        }
     }
 
     fn record(&mut self, handle: u32, time: Option<DateTime<Utc>>, value: &str) {
-        let a = self.sightings.entry(handle).or_insert(Aggregate { count: 0, first_seen: None, last_seen: None, values: BTreeSet::new() });
+        let a = self.sightings.entry(handle).or_insert(Aggregate {
+            count: 0,
+            first_seen: None,
+            last_seen: None,
+            values: BTreeSet::new(),
+        });
         a.count += 1;
         if let Some(t) = time {
             a.first_seen = Some(a.first_seen.map_or(t, |f| f.min(t)));
@@ -238,12 +300,27 @@ impl<'a, W: std::io::Write> HitWriter<'a, W> {
     pub fn finish_complex(&mut self) -> usize {
         let mut matched = 0;
         for (handle, observations) in std::mem::take(&mut self.events) {
-            let Some(p) = &self.indicators.info[handle as usize].pattern else { continue };
+            let Some(p) = &self.indicators.info[handle as usize].pattern else {
+                continue;
+            };
             if p.matches(&observations).unwrap_or(false) {
                 matched += 1;
-                let first = observations.iter().filter_map(|o| o["first_observed"].as_str()).filter_map(parse_stored_time).min();
-                let last = observations.iter().filter_map(|o| o["last_observed"].as_str()).filter_map(parse_stored_time).max();
-                let a = self.sightings.entry(handle).or_insert(Aggregate { count: 0, first_seen: first, last_seen: last, values: BTreeSet::new() });
+                let first = observations
+                    .iter()
+                    .filter_map(|o| o["first_observed"].as_str())
+                    .filter_map(parse_stored_time)
+                    .min();
+                let last = observations
+                    .iter()
+                    .filter_map(|o| o["last_observed"].as_str())
+                    .filter_map(parse_stored_time)
+                    .max();
+                let a = self.sightings.entry(handle).or_insert(Aggregate {
+                    count: 0,
+                    first_seen: first,
+                    last_seen: last,
+                    values: BTreeSet::new(),
+                });
                 a.count += observations.len() as u64;
             }
         }
@@ -290,7 +367,9 @@ impl<W: std::io::Write> Sink for HitWriter<'_, W> {
             time: h.time.map(stix_time),
         };
         if self.error.is_none() {
-            if let Err(e) = serde_json::to_writer(&mut self.out, &line).and_then(|_| self.out.write_all(b"\n").map_err(serde_json::Error::io)) {
+            if let Err(e) = serde_json::to_writer(&mut self.out, &line)
+                .and_then(|_| self.out.write_all(b"\n").map_err(serde_json::Error::io))
+            {
                 self.error = Some(std::io::Error::other(e));
             }
         }
@@ -343,7 +422,12 @@ fn hash_name(k: Kind) -> &'static str {
 }
 
 /// STIX sightings for the aggregates, to send back to the hub.
-pub fn sightings_bundle(indicators: &Indicators, sightings: &BTreeMap<u32, Aggregate>, sighter_identity: &str, where_sighted: &str) -> Value {
+pub fn sightings_bundle(
+    indicators: &Indicators,
+    sightings: &BTreeMap<u32, Aggregate>,
+    sighter_identity: &str,
+    where_sighted: &str,
+) -> Value {
     let now = stix_time(Utc::now());
     let mut objects = vec![];
     for (handle, a) in sightings {
@@ -379,17 +463,34 @@ pub fn sightings_bundle(indicators: &Indicators, sightings: &BTreeMap<u32, Aggre
 pub fn store_sightings(store: &Store, org: &Org, sightings: &[Value]) -> Result<usize, MatchError> {
     let mut n = 0;
     for s in sightings {
-        let values: Vec<String> = s["x_threatgate_values"].as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default();
+        let values: Vec<String> = s["x_threatgate_values"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
         let mut targets = values;
         if let Some(v) = s["x_threatgate_value"].as_str() {
             targets.push(v.to_string());
         }
-        let first = s["first_seen"].as_str().and_then(parse_stored_time).unwrap_or_else(Utc::now);
-        let last = s["last_seen"].as_str().and_then(parse_stored_time).unwrap_or(first);
+        let first = s["first_seen"]
+            .as_str()
+            .and_then(parse_stored_time)
+            .unwrap_or_else(Utc::now);
+        let last = s["last_seen"]
+            .as_str()
+            .and_then(parse_stored_time)
+            .unwrap_or(first);
         let count = s["count"].as_i64().unwrap_or(1).max(1);
         for t in targets {
-            let Ok(o) = Observable::detect(&t) else { continue };
-            let Some(row) = store.observable(o.kind, &o.value)? else { continue };
+            let Ok(o) = Observable::detect(&t) else {
+                continue;
+            };
+            let Some(row) = store.observable(o.kind, &o.value)? else {
+                continue;
+            };
             store.add_sighting(&crate::store::NewSighting {
                 observable_id: row.id,
                 org_id: org.id,
@@ -406,6 +507,7 @@ pub fn store_sightings(store: &Store, org: &Org, sightings: &[Value]) -> Result<
 
 /// Read a bundle of indicators from a file path.
 pub fn from_bundle_path(path: &Path) -> Result<Indicators, MatchError> {
-    let f = std::fs::File::open(path).map_err(|e| MatchError::Input(format!("{}: {e}", path.display())))?;
+    let f = std::fs::File::open(path)
+        .map_err(|e| MatchError::Input(format!("{}: {e}", path.display())))?;
     from_bundle(std::io::BufReader::new(f), &path.display().to_string())
 }

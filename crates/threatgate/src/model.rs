@@ -53,12 +53,20 @@ pub use stix::marking::{Pap, Tlp};
 
 /// Parse a TLP level as users write it (`amber+strict`, `TLP:WHITE`, ...).
 pub fn parse_tlp(s: &str) -> Result<Tlp, ParseError> {
-    Tlp::parse(s).ok_or_else(|| ParseError(format!("{s:?} is not a TLP level; expected one of: clear, green, amber, amber+strict, red")))
+    Tlp::parse(s).ok_or_else(|| {
+        ParseError(format!(
+            "{s:?} is not a TLP level; expected one of: clear, green, amber, amber+strict, red"
+        ))
+    })
 }
 
 /// Parse a PAP level as users write it (`green`, `PAP:AMBER`, ...).
 pub fn parse_pap(s: &str) -> Result<Pap, ParseError> {
-    Pap::parse(s).ok_or_else(|| ParseError(format!("{s:?} is not a PAP level; expected one of: clear, green, amber, red")))
+    Pap::parse(s).ok_or_else(|| {
+        ParseError(format!(
+            "{s:?} is not a PAP level; expected one of: clear, green, amber, red"
+        ))
+    })
 }
 
 string_enum! {

@@ -18,7 +18,10 @@ const ROUNDS: usize = 50;
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.0 >> 33
     }
 }
@@ -48,31 +51,79 @@ fn store_args(data: &Path, pg: Option<&str>) -> Vec<String> {
 }
 
 fn run_ok(args: &[String]) -> String {
-    let out = Command::new(bin()).args(args).output().expect("run threatgate");
-    assert!(out.status.success(), "threatgate {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(bin())
+        .args(args)
+        .output()
+        .expect("run threatgate");
+    assert!(
+        out.status.success(),
+        "threatgate {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn counts(store: &Store) -> (i64, i64, i64) {
-    let n = |t: &str| store.read(|c| c.query_one(&format!("SELECT COUNT(*) FROM {t}"), &[])?.unwrap().i64(0)).unwrap();
+    let n = |t: &str| {
+        store
+            .read(|c| {
+                c.query_one(&format!("SELECT COUNT(*) FROM {t}"), &[])?
+                    .unwrap()
+                    .i64(0)
+            })
+            .unwrap()
+    };
     (n("observables"), n("records"), n("objects"))
 }
 
 fn crash_rounds(data: &Path, pg: Option<&str>, open: &dyn Fn() -> Store) {
     let g = store_args(data, pg);
-    let with = |extra: &[&str]| -> Vec<String> { g.iter().cloned().chain(extra.iter().map(|s| s.to_string())).collect() };
+    let with = |extra: &[&str]| -> Vec<String> {
+        g.iter()
+            .cloned()
+            .chain(extra.iter().map(|s| s.to_string()))
+            .collect()
+    };
     run_ok(&with(&["init"]));
     run_ok(&with(&["org", "add", "vendor", "--kind", "partner"]));
-    run_ok(&with(&["agreement", "add", "--org", "vendor", "--role", "provide", "--signed-on", "2024-07-03", "--valid-from", "2024-07-03", "--valid-until", "2029-07-03"]));
+    run_ok(&with(&[
+        "agreement",
+        "add",
+        "--org",
+        "vendor",
+        "--role",
+        "provide",
+        "--signed-on",
+        "2024-07-03",
+        "--valid-from",
+        "2024-07-03",
+        "--valid-until",
+        "2029-07-03",
+    ]));
 
     let files = inputs();
-    let mut rng = Lcg(std::env::var("CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5eed));
+    let mut rng = Lcg(std::env::var("CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5eed));
     let mut acknowledged: Vec<(i64, PathBuf)> = vec![];
     let mut killed = 0;
     for round in 0..ROUNDS {
         let file = &files[(rng.next() as usize) % files.len()];
-        let args = with(&["ingest", &file.display().to_string(), "--as", "vendor", "--partial", "--json"]);
-        let mut child = Command::new(bin()).args(&args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+        let args = with(&[
+            "ingest",
+            &file.display().to_string(),
+            "--as",
+            "vendor",
+            "--partial",
+            "--json",
+        ]);
+        let mut child = Command::new(bin())
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         // Kill somewhere in the first ~1.5 s: before, during or after the transaction.
         let delay = Duration::from_millis(rng.next() % 1500);
         let start = Instant::now();
@@ -80,9 +131,18 @@ fn crash_rounds(data: &Path, pg: Option<&str>, open: &dyn Fn() -> Store) {
             if let Some(status) = child.try_wait().unwrap() {
                 let mut out = String::new();
                 use std::io::Read;
-                child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-                assert!(status.success(), "round {round}: ingest failed without a crash");
-                let report: serde_json::Value = serde_json::from_str(&out).expect("ingest --json prints its report");
+                child
+                    .stdout
+                    .take()
+                    .unwrap()
+                    .read_to_string(&mut out)
+                    .unwrap();
+                assert!(
+                    status.success(),
+                    "round {round}: ingest failed without a crash"
+                );
+                let report: serde_json::Value =
+                    serde_json::from_str(&out).expect("ingest --json prints its report");
                 for s in report["submissions"].as_array().unwrap() {
                     acknowledged.push((s["id"].as_i64().unwrap(), file.clone()));
                 }
@@ -97,21 +157,47 @@ fn crash_rounds(data: &Path, pg: Option<&str>, open: &dyn Fn() -> Store) {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
-    eprintln!("{ROUNDS} rounds, {killed} killed, {} acknowledged", acknowledged.len());
+    eprintln!(
+        "{ROUNDS} rounds, {killed} killed, {} acknowledged",
+        acknowledged.len()
+    );
     assert!(killed > 0, "no round was killed: the test proved nothing");
 
     let store = open();
     // Every acknowledged submission is there with its audit entry.
     for (id, file) in &acknowledged {
-        let row = store.read(|c| c.query_one("SELECT objects, records FROM submissions WHERE id = $1", &[(*id).into()])).unwrap();
-        assert!(row.is_some(), "acknowledged submission #{id} ({}) is missing", file.display());
+        let row = store
+            .read(|c| {
+                c.query_one(
+                    "SELECT objects, records FROM submissions WHERE id = $1",
+                    &[(*id).into()],
+                )
+            })
+            .unwrap();
+        assert!(
+            row.is_some(),
+            "acknowledged submission #{id} ({}) is missing",
+            file.display()
+        );
     }
     // No partial submission: each stored submission committed its audit entry in the same
     // transaction, so a submission row without one would be a torn write.
-    let subs: Vec<i64> = store.read(|c| c.query("SELECT id FROM submissions", &[])?.iter().map(|r| r.i64(0)).collect()).unwrap();
+    let subs: Vec<i64> = store
+        .read(|c| {
+            c.query("SELECT id FROM submissions", &[])?
+                .iter()
+                .map(|r| r.i64(0))
+                .collect()
+        })
+        .unwrap();
     for id in &subs {
         let audited = store
-            .read(|c| c.query_one("SELECT COUNT(*) FROM audit_log WHERE action = 'submission' AND subject = $1", &[format!("submission:{id}").into()]))
+            .read(|c| {
+                c.query_one(
+                    "SELECT COUNT(*) FROM audit_log WHERE action = 'submission' AND subject = $1",
+                    &[format!("submission:{id}").into()],
+                )
+            })
             .unwrap()
             .unwrap()
             .i64(0)
@@ -126,17 +212,36 @@ fn crash_rounds(data: &Path, pg: Option<&str>, open: &dyn Fn() -> Store) {
         .i64(0)
         .unwrap();
     assert_eq!(orphans, 0);
-    assert!(store.verify_audit().unwrap().is_ok(), "audit chain broken after crashes");
+    assert!(
+        store.verify_audit().unwrap().is_ok(),
+        "audit chain broken after crashes"
+    );
 
     // Ingesting every file again, to completion, and then once more changes nothing.
     for f in &files {
-        run_ok(&with(&["ingest", &f.display().to_string(), "--as", "vendor", "--partial"]));
+        run_ok(&with(&[
+            "ingest",
+            &f.display().to_string(),
+            "--as",
+            "vendor",
+            "--partial",
+        ]));
     }
     let before = counts(&store);
     for f in &files {
-        run_ok(&with(&["ingest", &f.display().to_string(), "--as", "vendor", "--partial"]));
+        run_ok(&with(&[
+            "ingest",
+            &f.display().to_string(),
+            "--as",
+            "vendor",
+            "--partial",
+        ]));
     }
-    assert_eq!(counts(&store), before, "re-ingesting the same files changed the data");
+    assert_eq!(
+        counts(&store),
+        before,
+        "re-ingesting the same files changed the data"
+    );
     assert!(store.verify_audit().unwrap().is_ok());
 }
 
@@ -153,15 +258,26 @@ fn sigkill_during_ingest_on_postgres() {
     // Each run gets its own database, dropped at the end.
     let db = format!("tg_crash_{}", uuid::Uuid::new_v4().simple());
     let admin = |sql: &str| {
-        let out = Command::new("psql").args([&url, "-v", "ON_ERROR_STOP=1", "-qc", sql]).output().expect("psql");
-        assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("psql")
+            .args([&url, "-v", "ON_ERROR_STOP=1", "-qc", sql])
+            .output()
+            .expect("psql");
+        assert!(
+            out.status.success(),
+            "{sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     admin(&format!("CREATE DATABASE {db}"));
     let db_url = match url.rsplit_once('/') {
         Some((base, _)) => format!("{base}/{db}"),
         None => panic!("THREATGATE_TEST_PG must end in /DATABASE"),
     };
-    let result = std::panic::catch_unwind(|| crash_rounds(Path::new("unused"), Some(&db_url), &|| Store::open_postgres(&db_url, None).unwrap()));
+    let result = std::panic::catch_unwind(|| {
+        crash_rounds(Path::new("unused"), Some(&db_url), &|| {
+            Store::open_postgres(&db_url, None).unwrap()
+        })
+    });
     admin(&format!("DROP DATABASE {db} WITH (FORCE)"));
     if let Err(e) = result {
         std::panic::resume_unwind(e);

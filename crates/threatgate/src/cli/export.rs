@@ -29,7 +29,8 @@ pub fn run(cli: &Cli, a: &ExportArgs) -> Result<ExitCode> {
         Some(p) => {
             // Write beside the target and rename, so a failed export never leaves half a file.
             let tmp = p.with_extension("partial");
-            let f = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+            let f = std::fs::File::create(&tmp)
+                .with_context(|| format!("creating {}", tmp.display()))?;
             let mut w = BufWriter::new(f);
             let s = export(&store, &viewer, a.format, &mut w)?;
             w.flush()?;
@@ -44,7 +45,16 @@ pub fn run(cli: &Cli, a: &ExportArgs) -> Result<ExitCode> {
             s
         }
     };
-    let parts: Vec<String> = summary.by_type.iter().map(|(k, v)| format!("{v} {k}")).collect();
-    eprintln!("exported {} objects for {}: {}", summary.objects, viewer.name, parts.join(", "));
+    let parts: Vec<String> = summary
+        .by_type
+        .iter()
+        .map(|(k, v)| format!("{v} {k}"))
+        .collect();
+    eprintln!(
+        "exported {} objects for {}: {}",
+        summary.objects,
+        viewer.name,
+        parts.join(", ")
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -53,8 +53,10 @@ impl BarProgress {
         }
         let bar = ProgressBar::new(0);
         bar.set_style(
-            ProgressStyle::with_template("{spinner} {msg:40!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template(
+                "{spinner} {msg:40!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         BarProgress(Some(bar))
     }
@@ -92,7 +94,15 @@ pub fn options(a: &IngestArgs) -> Result<IngestOptions> {
         "auto" => None,
         f => Some(f.parse::<Format>().map_err(anyhow::Error::msg)?),
     };
-    Ok(IngestOptions { format, tlp: a.tlp, pap: a.pap, labels: a.labels.clone(), malware: a.malware.clone(), partial: a.partial, now: None })
+    Ok(IngestOptions {
+        format,
+        tlp: a.tlp,
+        pap: a.pap,
+        labels: a.labels.clone(),
+        malware: a.malware.clone(),
+        partial: a.partial,
+        now: None,
+    })
 }
 
 pub fn run(cli: &Cli, a: &IngestArgs) -> Result<ExitCode> {

@@ -52,7 +52,9 @@ fn parse_format(s: &str) -> Result<Option<LogFormat>> {
         "kv" | "syslog" | "key-value" => LogFormat::KeyValue,
         "csv" => LogFormat::Csv,
         "text" | "plain" => LogFormat::Text,
-        other => bail!("unknown log format {other:?}; expected auto, json, zeek, cef, kv, csv or text"),
+        other => {
+            bail!("unknown log format {other:?}; expected auto, json, zeek, cef, kv, csv or text")
+        }
     }))
 }
 
@@ -63,7 +65,8 @@ pub fn run(cli: &Cli, a: &MatchArgs) -> Result<ExitCode> {
     let indicators: Indicators = if a.indicators == "store" {
         matching::from_store(&store, &org)?
     } else if a.indicators.starts_with("http://") || a.indicators.starts_with("https://") {
-        let objects = crate::sync::fetch_collection_objects(&a.indicators, a.token.as_deref()).with_context(|| format!("pulling {}", a.indicators))?;
+        let objects = crate::sync::fetch_collection_objects(&a.indicators, a.token.as_deref())
+            .with_context(|| format!("pulling {}", a.indicators))?;
         matching::from_objects(objects, &a.indicators)?
     } else {
         matching::from_bundle_path(std::path::Path::new(&a.indicators))?
@@ -85,10 +88,15 @@ pub fn run(cli: &Cli, a: &MatchArgs) -> Result<ExitCode> {
     }
     let scanner = b.build();
     let stdout = std::io::stdout();
-    let mut sink = HitWriter::new(BufWriter::with_capacity(1 << 16, stdout.lock()), &indicators);
+    let mut sink = HitWriter::new(
+        BufWriter::with_capacity(1 << 16, stdout.lock()),
+        &indicators,
+    );
     let mut total = matcher::Summary::default();
     for log in &a.logs {
-        let s = scanner.scan_path(log, &indicators.set, &mut sink).with_context(|| format!("scanning {}", log.display()))?;
+        let s = scanner
+            .scan_path(log, &indicators.set, &mut sink)
+            .with_context(|| format!("scanning {}", log.display()))?;
         total.merge(&s);
     }
     let complex = sink.finish_complex();
@@ -97,16 +105,38 @@ pub fn run(cli: &Cli, a: &MatchArgs) -> Result<ExitCode> {
         return Err(e).context("writing hits");
     }
     let secs = started.elapsed().as_secs_f64();
-    let skipped: Vec<String> = total.skipped_lines.iter().map(|(r, n)| format!("{n} {r}")).collect();
-    eprintln!("{} files, {} lines, {} bytes; skipped lines: {}", total.files, total.lines, total.bytes, if skipped.is_empty() { "none".into() } else { skipped.join(", ") });
+    let skipped: Vec<String> = total
+        .skipped_lines
+        .iter()
+        .map(|(r, n)| format!("{n} {r}"))
+        .collect();
+    eprintln!(
+        "{} files, {} lines, {} bytes; skipped lines: {}",
+        total.files,
+        total.lines,
+        total.bytes,
+        if skipped.is_empty() {
+            "none".into()
+        } else {
+            skipped.join(", ")
+        }
+    );
     for f in &total.skipped_files {
         eprintln!("  skipped file {}: {}", f.file, f.reason);
     }
-    eprintln!("{} hits, {} indicators sighted ({} by full pattern evaluation), {:.1} MB/s", sink.hits, sink.sightings.len(), complex, total.bytes as f64 / 1e6 / secs.max(1e-9));
+    eprintln!(
+        "{} hits, {} indicators sighted ({} by full pattern evaluation), {:.1} MB/s",
+        sink.hits,
+        sink.sightings.len(),
+        complex,
+        total.bytes as f64 / 1e6 / secs.max(1e-9)
+    );
     store.audit(AuditEvent::new(Some(org.id), "match", format!("org:{}", org.id), serde_json::json!({"lines": total.lines, "hits": sink.hits, "indicators_sighted": sink.sightings.len()})))?;
     if let Some(url) = &a.report_to {
-        let bundle = matching::sightings_bundle(&indicators, &sink.sightings, &org.identity_id, &a.sensor);
-        let n = crate::sync::post_sightings(url, a.token.as_deref(), &bundle).with_context(|| format!("reporting sightings to {url}"))?;
+        let bundle =
+            matching::sightings_bundle(&indicators, &sink.sightings, &org.identity_id, &a.sensor);
+        let n = crate::sync::post_sightings(url, a.token.as_deref(), &bundle)
+            .with_context(|| format!("reporting sightings to {url}"))?;
         eprintln!("reported {n} sightings to {url}");
     }
     Ok(ExitCode::SUCCESS)

@@ -37,14 +37,50 @@ struct Feed {
 }
 
 const FEEDS: &[Feed] = &[
-    Feed { org: "acme-security", paths: &["maltrail"], tlp: Some(Tlp::Amber), pap: Some(Pap::Green), labels: &["c2"] },
-    Feed { org: "abuse-ch", paths: &["urlhaus"], tlp: Some(Tlp::Clear), pap: Some(Pap::Clear), labels: &[] },
-    Feed { org: "eset-research", paths: &["eset"], tlp: None, pap: None, labels: &[] },
-    Feed { org: "circl", paths: &["circl-feed"], tlp: Some(Tlp::Clear), pap: None, labels: &[] },
-    Feed { org: "oasis-examples", paths: &["oasis-stix"], tlp: None, pap: None, labels: &[] },
+    Feed {
+        org: "acme-security",
+        paths: &["maltrail"],
+        tlp: Some(Tlp::Amber),
+        pap: Some(Pap::Green),
+        labels: &["c2"],
+    },
+    Feed {
+        org: "abuse-ch",
+        paths: &["urlhaus"],
+        tlp: Some(Tlp::Clear),
+        pap: Some(Pap::Clear),
+        labels: &[],
+    },
+    Feed {
+        org: "eset-research",
+        paths: &["eset"],
+        tlp: None,
+        pap: None,
+        labels: &[],
+    },
+    Feed {
+        org: "circl",
+        paths: &["circl-feed"],
+        tlp: Some(Tlp::Clear),
+        pap: None,
+        labels: &[],
+    },
+    Feed {
+        org: "oasis-examples",
+        paths: &["oasis-stix"],
+        tlp: None,
+        pap: None,
+        labels: &[],
+    },
 ];
 
-const MEMBERS: &[(&str, &str)] = &[("cert-fr", "FR"), ("cert-de", "DE"), ("cert-nl", "NL"), ("cert-us", "US"), ("cert-gb", "GB")];
+const MEMBERS: &[(&str, &str)] = &[
+    ("cert-fr", "FR"),
+    ("cert-de", "DE"),
+    ("cert-nl", "NL"),
+    ("cert-us", "US"),
+    ("cert-gb", "GB"),
+];
 
 /// The partner whose agreement has run out: its submission is refused, to show it.
 const EXPIRED_PARTNER: &str = "old-vendor";
@@ -52,30 +88,73 @@ const EXPIRED_PARTNER: &str = "old-vendor";
 fn samples_dir(a: &QuickstartArgs) -> Result<PathBuf> {
     let candidates = match &a.samples {
         Some(p) => vec![p.clone()],
-        None => vec![PathBuf::from("samples"), PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../samples"))],
+        None => vec![
+            PathBuf::from("samples"),
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../samples")),
+        ],
     };
     for c in &candidates {
         if c.join("maltrail").is_dir() {
             return Ok(c.clone());
         }
     }
-    bail!("bundled samples not found (looked in {}); run from the source tree or pass --samples DIR", candidates.iter().map(|c| c.display().to_string()).collect::<Vec<_>>().join(", "))
+    bail!(
+        "bundled samples not found (looked in {}); run from the source tree or pass --samples DIR",
+        candidates
+            .iter()
+            .map(|c| c.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
-fn ensure_org(store: &Store, name: &str, kind: OrgKind, country: Option<&str>, hub: Option<OrgId>) -> Result<Org> {
+fn ensure_org(
+    store: &Store,
+    name: &str,
+    kind: OrgKind,
+    country: Option<&str>,
+    hub: Option<OrgId>,
+) -> Result<Org> {
     if let Some(o) = store.org_by_name(name)? {
         return Ok(o);
     }
-    Ok(store.create_org(&NewOrg { name: name.into(), kind, country: country.map(str::to_string) }, hub)?)
+    Ok(store.create_org(
+        &NewOrg {
+            name: name.into(),
+            kind,
+            country: country.map(str::to_string),
+        },
+        hub,
+    )?)
 }
 
-fn ensure_agreement(store: &Store, org: &Org, role: AgreementRole, signed: &str, until: &str, max_tlp: Tlp, retention: Option<i64>, hub: OrgId) -> Result<()> {
+fn ensure_agreement(
+    store: &Store,
+    org: &Org,
+    role: AgreementRole,
+    signed: &str,
+    until: &str,
+    max_tlp: Tlp,
+    retention: Option<i64>,
+    hub: OrgId,
+) -> Result<()> {
     if !store.agreements(Some(org.id))?.is_empty() {
         return Ok(());
     }
     let signed_on = parse_time(signed)?;
     store.add_agreement(
-        &NewAgreement { org_id: org.id, role, signed_on, valid_from: signed_on, valid_until: parse_time(until)?, max_tlp, scope: None, purpose: "cooperation against cybercrime".into(), retention_days: retention, renews: None },
+        &NewAgreement {
+            org_id: org.id,
+            role,
+            signed_on,
+            valid_from: signed_on,
+            valid_until: parse_time(until)?,
+            max_tlp,
+            scope: None,
+            purpose: "cooperation against cybercrime".into(),
+            retention_days: retention,
+            renews: None,
+        },
         Some(hub),
     )?;
     Ok(())
@@ -89,9 +168,22 @@ pub fn run(cli: &Cli, a: &QuickstartArgs) -> Result<ExitCode> {
     let hub = match store.hub()? {
         Some(h) => h,
         None => {
-            let h = store.create_org(&NewOrg { name: "hub".into(), kind: OrgKind::Hub, country: None }, None)?;
+            let h = store.create_org(
+                &NewOrg {
+                    name: "hub".into(),
+                    kind: OrgKind::Hub,
+                    country: None,
+                },
+                None,
+            )?;
             let secret = auth::generate_secret();
-            store.create_token(h.id, TokenRole::Admin, "quickstart admin", &auth::hash_secret(&secret), Some(h.id))?;
+            store.create_token(
+                h.id,
+                TokenRole::Admin,
+                "quickstart admin",
+                &auth::hash_secret(&secret),
+                Some(h.id),
+            )?;
             println!("Created the hub; its admin token (shown once): {secret}");
             h
         }
@@ -99,13 +191,46 @@ pub fn run(cli: &Cli, a: &QuickstartArgs) -> Result<ExitCode> {
     // Partners sign five-year agreements (e.g. from 3 July 2024); members receive up to AMBER.
     for f in FEEDS {
         let o = ensure_org(&store, f.org, OrgKind::Partner, None, Some(hub.id))?;
-        ensure_agreement(&store, &o, AgreementRole::Provide, "2024-07-03", "2029-07-03", Tlp::Amber, Some(5 * 365), hub.id)?;
+        ensure_agreement(
+            &store,
+            &o,
+            AgreementRole::Provide,
+            "2024-07-03",
+            "2029-07-03",
+            Tlp::Amber,
+            Some(5 * 365),
+            hub.id,
+        )?;
     }
-    let old = ensure_org(&store, EXPIRED_PARTNER, OrgKind::Partner, None, Some(hub.id))?;
-    ensure_agreement(&store, &old, AgreementRole::Provide, "2019-07-03", "2024-07-03", Tlp::Amber, None, hub.id)?;
+    let old = ensure_org(
+        &store,
+        EXPIRED_PARTNER,
+        OrgKind::Partner,
+        None,
+        Some(hub.id),
+    )?;
+    ensure_agreement(
+        &store,
+        &old,
+        AgreementRole::Provide,
+        "2019-07-03",
+        "2024-07-03",
+        Tlp::Amber,
+        None,
+        hub.id,
+    )?;
     for (name, cc) in MEMBERS {
         let o = ensure_org(&store, name, OrgKind::Member, Some(cc), Some(hub.id))?;
-        ensure_agreement(&store, &o, AgreementRole::Receive, "2025-01-15", "2030-01-15", Tlp::Amber, None, hub.id)?;
+        ensure_agreement(
+            &store,
+            &o,
+            AgreementRole::Receive,
+            "2025-01-15",
+            "2030-01-15",
+            Tlp::Amber,
+            None,
+            hub.id,
+        )?;
     }
 
     let mut rejected: Vec<String> = vec![];
@@ -113,18 +238,37 @@ pub fn run(cli: &Cli, a: &QuickstartArgs) -> Result<ExitCode> {
     for f in FEEDS {
         let org = store.org_by_name(f.org)?.context("partner just created")?;
         let paths: Vec<PathBuf> = f.paths.iter().map(|p| samples.join(p)).collect();
-        let opts = IngestOptions { tlp: f.tlp, pap: f.pap, labels: f.labels.iter().map(|s| s.to_string()).collect(), partial: true, ..Default::default() };
+        let opts = IngestOptions {
+            tlp: f.tlp,
+            pap: f.pap,
+            labels: f.labels.iter().map(|s| s.to_string()).collect(),
+            partial: true,
+            ..Default::default()
+        };
         let progress = BarProgress::new();
         let r = ingest_paths(&store, &org, &paths, &opts, &progress);
         progress.finish();
         let r = r.with_context(|| format!("loading {} as {}", f.paths.join(", "), f.org))?;
         print!("{:<16} ", f.org);
-        print_report(&IngestReport { rejected: vec![], ..r.clone() });
-        rejected.extend(r.rejected.iter().map(|x| format!("{}: {}", f.org, x.reason)));
+        print_report(&IngestReport {
+            rejected: vec![],
+            ..r.clone()
+        });
+        rejected.extend(
+            r.rejected
+                .iter()
+                .map(|x| format!("{}: {}", f.org, x.reason)),
+        );
         total.submissions.extend(r.submissions);
     }
     // An expired agreement refuses the submission whole.
-    match ingest_paths(&store, &old, &[samples.join("maltrail").join("dridex.txt")], &IngestOptions::default(), &crate::ingest::NoProgress) {
+    match ingest_paths(
+        &store,
+        &old,
+        &[samples.join("maltrail").join("dridex.txt")],
+        &IngestOptions::default(),
+        &crate::ingest::NoProgress,
+    ) {
         Err(e @ IngestError::Refused { .. }) => rejected.push(format!("{EXPIRED_PARTNER}: {e}")),
         Err(e) => return Err(e.into()),
         Ok(_) => bail!("the expired agreement of {EXPIRED_PARTNER} was not enforced"),
@@ -140,7 +284,11 @@ fn enrich(store: &Store, samples: &Path) -> Result<()> {
     let db = samples.join("ip-location-db");
     let country = db.join("asn-country-ipv4.csv.gz");
     let asn = db.join("asn-ipv4.subset-for-samples.csv");
-    let files = crate::enrich::TableFiles { country: vec![country], asn: vec![asn], ..Default::default() };
+    let files = crate::enrich::TableFiles {
+        country: vec![country],
+        asn: vec![asn],
+        ..Default::default()
+    };
     let r = crate::enrich::enrich_store(store, &crate::enrich::Tables::load(&files)?, &mut |_| {})?;
     println!(
         "enriched {} observables: {} with a country, {} with a network (ASN), {} with a registered domain",
@@ -153,10 +301,25 @@ fn summary(store: &Store, hub: &Org, rejected: &[String]) -> Result<()> {
     let scope = scope_for(store, hub, Utc::now(), Channel::Interactive)?;
     let s = store.stats(&scope)?;
     let orgs: BTreeMap<OrgId, String> = store.orgs()?.into_iter().map(|o| (o.id, o.name)).collect();
-    println!("\nThe exchange now holds {} source records (the hub's view):", s.records);
-    let line = |m: &BTreeMap<String, i64>| m.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
+    println!(
+        "\nThe exchange now holds {} source records (the hub's view):",
+        s.records
+    );
+    let line = |m: &BTreeMap<String, i64>| {
+        m.iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     println!("  by type:   {}", line(&s.by_type));
-    println!("  by source: {}", s.by_source.iter().map(|(k, v)| format!("{} {v}", orgs.get(k).cloned().unwrap_or_default())).collect::<Vec<_>>().join(", "));
+    println!(
+        "  by source: {}",
+        s.by_source
+            .iter()
+            .map(|(k, v)| format!("{} {v}", orgs.get(k).cloned().unwrap_or_default()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     println!("  by TLP:    {}", line(&s.by_tlp));
     println!("  STIX objects: {}", line(&s.objects_by_type));
     let mut reasons: BTreeMap<String, usize> = BTreeMap::new();

@@ -46,7 +46,12 @@ pub enum ExportError {
 }
 
 /// Export what `viewer` may see now, in `format`, to `out`; audited.
-pub fn export(store: &Store, viewer: &Org, format: Format, out: impl Write) -> Result<ExportSummary, ExportError> {
+pub fn export(
+    store: &Store,
+    viewer: &Org,
+    format: Format,
+    out: impl Write,
+) -> Result<ExportSummary, ExportError> {
     let scope = scope_for(store, viewer, Utc::now(), Channel::Bulk)?;
     let summary = match format {
         Format::Stix => stix::write_bundle(store, &scope, out)?,

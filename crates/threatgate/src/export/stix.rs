@@ -24,9 +24,14 @@ use super::{ExportError, ExportSummary, PAGE};
 
 /// Namespace for the ids of indicators threatgate derives from non-STIX records, so that
 /// the same record exports under the same id every time.
-const DERIVED_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x5f1c_6e2a_3b7d_4c1e_9a0f_7d2b_8e4c_1a63);
+const DERIVED_NAMESPACE: uuid::Uuid =
+    uuid::Uuid::from_u128(0x5f1c_6e2a_3b7d_4c1e_9a0f_7d2b_8e4c_1a63);
 
-pub fn write_bundle<W: Write>(store: &Store, scope: &ReadScope, out: W) -> Result<ExportSummary, ExportError> {
+pub fn write_bundle<W: Write>(
+    store: &Store,
+    scope: &ReadScope,
+    out: W,
+) -> Result<ExportSummary, ExportError> {
     let orgs: BTreeMap<OrgId, Org> = store.orgs()?.into_iter().map(|o| (o.id, o)).collect();
     let mut w = BundleWriter::new(out, &stix::id::random_id("bundle"))?;
     let mut summary = ExportSummary::default();
@@ -36,7 +41,10 @@ pub fn write_bundle<W: Write>(store: &Store, scope: &ReadScope, out: W) -> Resul
     let mut marking_ids_seen: HashSet<String> = HashSet::new();
 
     // 1. Objects as submitted.
-    let mut q = ObjectQuery { limit: PAGE, ..Default::default() };
+    let mut q = ObjectQuery {
+        limit: PAGE,
+        ..Default::default()
+    };
     loop {
         let page = store.visible_objects(scope, &q)?;
         let Some(last) = page.last() else { break };
@@ -45,7 +53,8 @@ pub fn write_bundle<W: Write>(store: &Store, scope: &ReadScope, out: W) -> Resul
             if !written.insert((o.stix_id.clone(), o.version.clone())) {
                 continue;
             }
-            let v: Value = serde_json::from_str(&o.json).map_err(|e| ExportError::Corrupt(format!("object {}: {e}", o.stix_id)))?;
+            let v: Value = serde_json::from_str(&o.json)
+                .map_err(|e| ExportError::Corrupt(format!("object {}: {e}", o.stix_id)))?;
             if o.stix_type == "marking-definition" {
                 marking_ids_seen.insert(o.stix_id.clone());
             }
@@ -62,9 +71,15 @@ pub fn write_bundle<W: Write>(store: &Store, scope: &ReadScope, out: W) -> Resul
         let Some((last, _)) = page.last() else { break };
         after = last.id;
         for (obs, records) in page {
-            let observable = Observable { kind: obs.kind, value: obs.value.clone() };
+            let observable = Observable {
+                kind: obs.kind,
+                value: obs.value.clone(),
+            };
             let sco = sco_for(&observable);
-            let sco_key = (sco["id"].as_str().unwrap_or_default().to_string(), String::new());
+            let sco_key = (
+                sco["id"].as_str().unwrap_or_default().to_string(),
+                String::new(),
+            );
             for r in &records {
                 if r.claim.stix_ids.iter().any(|id| id.contains("--")) {
                     continue; // it arrived as STIX and was exported above
@@ -72,7 +87,10 @@ pub fn write_bundle<W: Write>(store: &Store, scope: &ReadScope, out: W) -> Resul
                 let source = &orgs[&r.org_id];
                 let tlp = r.claim.tlp_or_default();
                 let ind = indicator_for(&observable, r, source, tlp);
-                if written.insert((ind["id"].as_str().unwrap_or_default().to_string(), ind["modified"].as_str().unwrap_or_default().to_string())) {
+                if written.insert((
+                    ind["id"].as_str().unwrap_or_default().to_string(),
+                    ind["modified"].as_str().unwrap_or_default().to_string(),
+                )) {
                     w.write_value(&ind)?;
                     *summary.by_type.entry("indicator".into()).or_default() += 1;
                     sources.insert(r.org_id);
@@ -81,16 +99,26 @@ pub fn write_bundle<W: Write>(store: &Store, scope: &ReadScope, out: W) -> Resul
                 if !written.contains(&sco_key) {
                     // The SCO carries the most restrictive marking among the records shown.
                     let mut sco = sco.clone();
-                    let max = records.iter().map(|r| r.claim.tlp_or_default()).max().unwrap_or(tlp);
+                    let max = records
+                        .iter()
+                        .map(|r| r.claim.tlp_or_default())
+                        .max()
+                        .unwrap_or(tlp);
                     sco["object_marking_refs"] = json!([tlp_marking_id(max)]);
                     tlps.insert(max);
                     w.write_value(&sco)?;
                     written.insert(sco_key.clone());
-                    *summary.by_type.entry(observable.kind.stix_type().into()).or_default() += 1;
+                    *summary
+                        .by_type
+                        .entry(observable.kind.stix_type().into())
+                        .or_default() += 1;
                 }
             }
             for s in store.sightings(obs.id)? {
-                if !(scope.viewer == Some(s.org_id) || records.iter().any(|r| Some(r.org_id) == scope.viewer) || is_hub(&orgs, scope.viewer)) {
+                if !(scope.viewer == Some(s.org_id)
+                    || records.iter().any(|r| Some(r.org_id) == scope.viewer)
+                    || is_hub(&orgs, scope.viewer))
+                {
                     continue;
                 }
                 let Some(r) = records.first() else { continue };
@@ -131,7 +159,10 @@ pub fn write_bundle<W: Write>(store: &Store, scope: &ReadScope, out: W) -> Resul
         let m = t.marking_definition();
         if marking_ids_seen.insert(t.marking_id().to_string()) {
             w.write(&m)?;
-            *summary.by_type.entry("marking-definition".into()).or_default() += 1;
+            *summary
+                .by_type
+                .entry("marking-definition".into())
+                .or_default() += 1;
         }
     }
     summary.objects = w.count();
@@ -140,7 +171,8 @@ pub fn write_bundle<W: Write>(store: &Store, scope: &ReadScope, out: W) -> Resul
 }
 
 fn is_hub(orgs: &BTreeMap<OrgId, Org>, id: Option<OrgId>) -> bool {
-    id.and_then(|i| orgs.get(&i)).is_some_and(|o| o.kind == OrgKind::Hub)
+    id.and_then(|i| orgs.get(&i))
+        .is_some_and(|o| o.kind == OrgKind::Hub)
 }
 
 /// The STIX identity of an organisation.
@@ -206,7 +238,13 @@ pub fn pattern_for(o: &Observable) -> String {
 }
 
 fn derived_indicator_id(o: &Observable, source: &Org) -> String {
-    format!("indicator--{}", uuid::Uuid::new_v5(&DERIVED_NAMESPACE, format!("{}/{}/{}", source.identity_id, o.kind, o.value).as_bytes()))
+    format!(
+        "indicator--{}",
+        uuid::Uuid::new_v5(
+            &DERIVED_NAMESPACE,
+            format!("{}/{}/{}", source.identity_id, o.kind, o.value).as_bytes()
+        )
+    )
 }
 
 fn indicator_for(o: &Observable, r: &SourceRecord, source: &Org, tlp: Tlp) -> Value {
@@ -216,7 +254,10 @@ fn indicator_for(o: &Observable, r: &SourceRecord, source: &Org, tlp: Tlp) -> Va
     if modified < created {
         modified = created.clone();
     }
-    let valid_from = c.first_seen.map(stix_time).unwrap_or_else(|| created.clone());
+    let valid_from = c
+        .first_seen
+        .map(stix_time)
+        .unwrap_or_else(|| created.clone());
     let mut m = Map::new();
     m.insert("type".into(), json!("indicator"));
     m.insert("spec_version".into(), json!("2.1"));
@@ -253,7 +294,13 @@ fn indicator_for(o: &Observable, r: &SourceRecord, source: &Org, tlp: Tlp) -> Va
         let refs: Vec<Value> = c
             .references
             .iter()
-            .map(|u| if u.starts_with("http") { json!({"source_name": source.name, "url": u}) } else { json!({"source_name": source.name, "external_id": u}) })
+            .map(|u| {
+                if u.starts_with("http") {
+                    json!({"source_name": source.name, "url": u})
+                } else {
+                    json!({"source_name": source.name, "external_id": u})
+                }
+            })
             .collect();
         m.insert("external_references".into(), Value::Array(refs));
     }
