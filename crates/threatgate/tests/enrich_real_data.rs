@@ -240,6 +240,8 @@ fn urls_and_domains_get_host_ip_resolution_and_registered_domain() {
         ..Default::default()
     };
     for v in [
+        "2001:db8:10::5",
+        "http://[2001:db8:10::6]/x",
         "http://1.1.1.5:8080/bin.sh",
         "https://a.b.example.co.uk/x",
         "evil.example.com",
@@ -275,14 +277,29 @@ fn urls_and_domains_get_host_ip_resolution_and_registered_domain() {
     }
     wr.finish(0, json!({})).unwrap();
     let d = shared_data().join("ip-location-db");
+    let v6 = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        v6.path(),
+        "2001:db8::,2001:db8:ff:ffff:ffff:ffff:ffff:ffff,NL\n",
+    )
+    .unwrap();
     let tables = Tables::load(&TableFiles {
-        country: vec![d.join("asn-country-ipv4.csv.gz")],
+        country: vec![d.join("asn-country-ipv4.csv.gz"), v6.path().to_path_buf()],
         asn: vec![shared_data().join("iptoasn-fixture/ip2asn-v4.tsv")],
         policy: Default::default(),
     })
     .unwrap();
     let stats = enrich::enrich_store(&ts.store, &tables, &mut |_| {}).unwrap();
     assert_eq!(stats.via_resolution, 1, "{stats:?}");
+    assert_eq!(
+        get_cc(&ts.store, Kind::Ipv6, "2001:db8:10::5").as_deref(),
+        Some("NL"),
+        "IPv6 from the same table"
+    );
+    assert_eq!(
+        get_cc(&ts.store, Kind::Url, "http://[2001:db8:10::6]/x").as_deref(),
+        Some("NL")
+    );
     let get = |k: Kind, v: &str| ts.store.observable(k, v).unwrap().unwrap().enrichment;
     let u = get(Kind::Url, "http://1.1.1.5:8080/bin.sh");
     assert_eq!(
@@ -344,4 +361,8 @@ fn bad_tables_are_refused_with_file_and_line_and_nothing_changes() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("--ip-country"), "{e}");
+}
+
+fn get_cc(store: &Store, k: Kind, v: &str) -> Option<String> {
+    store.observable(k, v).unwrap().unwrap().enrichment.country
 }

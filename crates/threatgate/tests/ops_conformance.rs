@@ -474,6 +474,20 @@ conformance!(dissemination_lets_that_country_read_and_no_other, |ts| {
             .state,
         TargetState::Identified
     );
+    let pks = ts
+        .store
+        .report_object_pks(fr.id, &report::share_reason(&op, "FR"))
+        .unwrap();
+    assert_eq!(
+        pks.len(),
+        1,
+        "the report's objects are identifiable for a per-report collection"
+    );
+    assert!(ts
+        .store
+        .report_object_pks(de.id, &report::share_reason(&op, "FR"))
+        .unwrap()
+        .is_empty());
     let d = ts.store.disseminations(op.id).unwrap();
     assert_eq!((d.len(), d[0].recipient, d[0].tlp), (1, fr.id, Tlp::Amber));
     // Unknown country, a country without targets, a country without a member: clear errors.
@@ -606,3 +620,83 @@ conformance!(
         assert!(ts.store.verify_audit().unwrap().is_ok());
     }
 );
+
+conformance!(urlhaus_status_import_records_online_and_offline, |ts| {
+    let w = world(&ts.store);
+    submit(
+        &ts.store,
+        &w.partner,
+        &[
+            (
+                "http://shop.example.com/a.exe",
+                claim(Tlp::Green, Some(Pap::Green), &["malware_download"]),
+                "DE",
+            ),
+            (
+                "http://shop.example.com/b.exe",
+                claim(Tlp::Green, Some(Pap::Green), &["malware_download"]),
+                "DE",
+            ),
+        ],
+    );
+    let op = ops::operation::create(&ts.store, &w.hub, "op", window(), "").unwrap();
+    targets::pick_now(&ts.store, &op, &w.hub).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("urlhaus.csv");
+    std::fs::write(
+        &f,
+        "id,dateadded,url,url_status,last_online,threat,tags,urlhaus_link,reporter\n\
+         \"1\",\"2025-04-20 10:00:00\",\"hxxp://shop.example[.]com/a.exe\",\"online\",\"2025-04-21 12:00:00\",\"malware_download\",\"\",\"\",\"x\"\n\
+         \"2\",\"2025-04-20 10:00:00\",\"http://shop.example.com/b.exe\",\"offline\",\"2025-04-20 11:00:00\",\"malware_download\",\"\",\"\",\"x\"\n\
+         \"3\",\"2025-04-20 10:00:00\",\"http://elsewhere.example/\",\"online\",\"\",\"malware_download\",\"\",\"\",\"x\"\n",
+    )
+    .unwrap();
+    let at = t("2025-04-22");
+    let r = ops::status::import(
+        &ts.store,
+        &op,
+        &f,
+        ops::status::StatusFormat::Urlhaus,
+        at,
+        None,
+        Some(w.hub.id),
+    )
+    .unwrap();
+    assert_eq!(
+        (r.rows, r.matched_targets, r.skipped, r.new_observations),
+        (3, 2, 1, 3)
+    );
+    let obs = ts.store.observations(op.id).unwrap();
+    let b = takedown::find_target(&ts.store, &op, "http://shop.example.com/b.exe").unwrap();
+    let b_obs: Vec<(bool, Time)> = obs
+        .iter()
+        .filter(|o| o.target_id == b.id)
+        .map(|o| (o.online, o.at))
+        .collect();
+    assert_eq!(b_obs, [(true, t("2025-04-20T11:00:00Z")), (false, at)]);
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "id,url,url_status\n1,http://shop.example.com/a.exe,maybe\n",
+    )
+    .unwrap();
+    let e = ops::status::import(
+        &ts.store,
+        &op,
+        &bad,
+        ops::status::StatusFormat::Urlhaus,
+        at,
+        None,
+        None,
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("bad.csv:2") && e.to_string().contains("maybe"),
+        "{e}"
+    );
+    assert_eq!(
+        ts.store.observations(op.id).unwrap().len(),
+        3,
+        "a bad file adds nothing"
+    );
+});

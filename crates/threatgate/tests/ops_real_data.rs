@@ -201,6 +201,25 @@ fn per_country_counts_match_an_independent_computation() {
         top.join(" ")
     );
 
+    // URLhaus's own status data marks every URL of the dump online at its last_online.
+    let imp = status::import(
+        &ts.store,
+        &op,
+        &shared_data().join("urlhaus/urlhaus_online_2025-04-21.csv"),
+        status::StatusFormat::Urlhaus,
+        Utc::now(),
+        None,
+        Some(w.hub.id),
+    )
+    .unwrap();
+    assert_eq!((imp.rows, imp.matched_targets), (urls.len(), urls.len()));
+    assert!(ts
+        .store
+        .observations(op.id)
+        .unwrap()
+        .iter()
+        .all(|o| o.online));
+
     // A filtered operation selects exactly the independent subset.
     let op2 = ops::operation::create(
         &ts.store,

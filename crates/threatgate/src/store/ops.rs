@@ -355,6 +355,21 @@ impl Store {
         })
     }
 
+    /// The object pks shared with `recipient` as part of one report (the shares whose reason
+    /// is [`crate::ops::report::share_reason`]): what a per-report TAXII collection narrows
+    /// to. Reads still go through the policy; this only restricts.
+    pub fn report_object_pks(&self, recipient: OrgId, reason: &str) -> Result<Vec<i64>> {
+        self.read(|c| {
+            c.query(
+                "SELECT subject_id FROM shares WHERE recipient = $1 AND subject_kind = 'object' AND reason = $2 ORDER BY subject_id",
+                &[recipient.into(), reason.into()],
+            )?
+            .iter()
+            .map(|r| r.i64(0))
+            .collect()
+        })
+    }
+
     // ----- network abuse contacts -----
 
     /// Replace the abuse contacts of these networks (from a table the hub loaded).

@@ -192,7 +192,7 @@ pub fn disseminate(store: &Store, op: &Operation, hub: &Org, country: &str) -> R
         ShareSubject::Object(i) => (1, *i),
     });
     subjects.dedup();
-    let reason = format!("operation {} report for {cc}", op.name);
+    let reason = share_reason(op, &cc);
     let mut readable = vec![];
     for m in &members {
         store.share(m.id, &subjects, hub.id, &reason)?;
@@ -242,6 +242,13 @@ pub fn disseminate(store: &Store, op: &Operation, hub: &Org, country: &str) -> R
         tlp: report.tlp,
         readable_by_recipient: readable,
     })
+}
+
+/// The reason recorded on every share of one country's report. It identifies the report's
+/// shares, so a TAXII collection per report can list exactly them
+/// ([`Store::report_object_pks`]).
+pub fn share_reason(op: &Operation, country: &str) -> String {
+    format!("operation {} report for {country}", op.name)
 }
 
 /// A value made safe to show to people: not clickable, not auto-linked.
