@@ -75,10 +75,19 @@ impl Collection {
 /// others through [`Channel::Bulk`] (a receive agreement in force); otherwise reading it is
 /// refused (403) rather than answered with an empty list, so the org knows why.
 pub fn for_org(store: &Store, org: &Org, role: crate::model::TokenRole) -> Result<Vec<Collection>> {
+    let bulk = crate::lookup::scope_for(store, org, chrono::Utc::now(), Channel::Bulk)?;
+    Ok(for_org_scoped(org, role, &bulk))
+}
+
+/// [`for_org`] with the org's bulk scope already in hand (saves a lookup per request).
+pub fn for_org_scoped(
+    _org: &Org,
+    role: crate::model::TokenRole,
+    bulk: &crate::policy::ReadScope,
+) -> Vec<Collection> {
     let read = role_allows(role, Action::Read);
     let submit = role_allows(role, Action::Submit);
-    let scope = crate::lookup::scope_for(store, org, chrono::Utc::now(), Channel::Bulk)?;
-    let v = scope.visibility();
+    let v = bulk.visibility();
     let receives = !v.open.is_empty() || !v.if_shared.is_empty();
     let mut shared = Collection::new(
         CollectionKind::SharedWithMe,
@@ -95,7 +104,7 @@ pub fn for_org(store: &Store, org: &Org, role: crate::model::TokenRole) -> Resul
     );
     own.can_read = read;
     own.can_write = submit;
-    Ok(vec![shared, own])
+    vec![shared, own]
 }
 
 /// One collection of `org` by id (its UUID or its alias), if it has it.

@@ -102,13 +102,12 @@ impl Store {
                 same.push(format!("y.spec_version IN ({})", ph.join(", ")));
             }
             if let Some((added, pk)) = &q.base.after {
+                // A row-value comparison, so both engines walk the (date_added, pk) index
+                // from the cursor instead of scanning from the start.
                 params.push(added.clone().into());
                 let a = params.len();
                 params.push((*pk).into());
-                wh.push(format!(
-                    "(x.date_added > ${a} OR (x.date_added = ${a} AND x.pk > ${}))",
-                    a + 1
-                ));
+                wh.push(format!("(x.date_added, x.pk) > (${a}, ${})", a + 1));
             }
             if let Some(until) = &q.base.added_until {
                 params.push(until.clone().into());

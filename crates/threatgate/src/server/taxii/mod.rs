@@ -241,11 +241,14 @@ async fn collections_list(
 
 /// The caller's collection `cid`, or 404 (a collection another org has is not revealed).
 fn find_collection(s: &Store, caller: &Caller, cid: &str) -> Result<Collection, Problem> {
-    collections::find(s, &caller.org, caller.token.role, cid)?.ok_or_else(|| {
-        Problem::not_found(format!(
-            "collection {cid:?} not found in API root {API_ROOT}; GET {API_ROOT}collections/ lists yours"
-        ))
-    })
+    collections::find(s, &caller.org, caller.token.role, cid)?
+        .ok_or_else(|| not_found_collection(cid))
+}
+
+fn not_found_collection(cid: &str) -> Problem {
+    Problem::not_found(format!(
+        "collection {cid:?} not found in API root {API_ROOT}; GET {API_ROOT}collections/ lists yours"
+    ))
 }
 
 fn require_read(c: &Collection) -> Result<(), Problem> {
@@ -281,9 +284,17 @@ fn read_page(
     filters: query::Filters,
     what: &str,
 ) -> Result<(Collection, CollectionPage), Problem> {
-    let c = find_collection(s, caller, cid)?;
+    let bulk = scope_for(s, &caller.org, Utc::now(), crate::policy::Channel::Bulk)?;
+    let c = collections::for_org_scoped(&caller.org, caller.token.role, &bulk)
+        .into_iter()
+        .find(|c| c.id.to_string() == cid.to_ascii_lowercase() || c.alias == cid)
+        .ok_or_else(|| not_found_collection(cid))?;
     require_read(&c)?;
-    let scope = scope_for(s, &caller.org, Utc::now(), c.channel)?;
+    let scope = if c.channel == crate::policy::Channel::Bulk {
+        bulk
+    } else {
+        scope_for(s, &caller.org, Utc::now(), c.channel)?
+    };
     let mut q = filters.query;
     c.restrict(caller.org.id, &mut q);
     let page = s.collection_page(&scope, &q)?;
