@@ -42,6 +42,7 @@ ADDR="$(sed -n 's/^threatgate listening on //p' "$WORK/serve.out")"
 BASE="http://$ADDR"
 
 set +e
+cd "$WORK"  # schemathesis keeps its example database in the working directory
 timeout "$RUN_LIMIT" "$VENV/bin/schemathesis" run "$BASE/api/v1/openapi.json" \
   --url "$BASE" \
   -H "Authorization: Bearer $TOKEN" \

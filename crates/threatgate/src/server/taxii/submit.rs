@@ -159,165 +159,34 @@ pub fn submit(
 /// Store the objects as one submission of `org`. Returns each object's outcome (`None`:
 /// stored or already stored; `Some(reason)`: refused), or one reason refusing them all.
 ///
-/// This is the seam to the ingest path: it checks the agreement with
-/// [`crate::policy::may_submit`] at this instant and stores through the store's submission
-/// writer. Once `ingest::ingest_stix_objects` is available it replaces this body, so that
-/// TAXII submissions are normalised exactly like files.
+/// This is the seam to the ingest path: [`crate::ingest::ingest_stix_objects`] checks the
+/// agreement with the policy at this instant and normalises the objects exactly like a
+/// file (claims on observables, markings), keeping the valid objects of an envelope with
+/// bad ones (`partial`), as TAXII reports per object.
 pub fn ingest_envelope(
     store: &Store,
     org: &Org,
     name: &str,
     objects: Vec<Value>,
 ) -> Result<Vec<Option<String>>, String> {
-    use crate::store::{NewObject, SubmissionMeta};
-    let now = chrono::Utc::now();
-    let mut outcomes: Vec<Option<String>> = vec![];
-    let mut good: Vec<(usize, NewObject)> = vec![];
-    for (i, o) in objects.iter().enumerate() {
-        match to_new_object(o, now) {
-            Ok(n) => {
-                good.push((i, n));
-                outcomes.push(None);
-            }
-            Err(why) => outcomes.push(Some(format!("/objects/{i}: {why}"))),
-        }
-    }
-    if good.is_empty() {
-        return Ok(outcomes);
-    }
-    let types: std::collections::BTreeSet<String> = good
-        .iter()
-        .map(|(_, n)| n.stix_type.clone())
-        .filter(|t| !META_TYPES.contains(&t.as_str()))
-        .collect();
-    let agreements = store.agreements(Some(org.id)).map_err(|e| e.to_string())?;
-    let agreement = crate::policy::may_submit(org, &agreements, now, &types)
-        .map_err(|r| format!("submission refused: {r}"))?
-        .map(|a| a.id);
-    let mut w = store
-        .begin_submission(SubmissionMeta {
-            org_id: org.id,
-            agreement_id: agreement,
-            format: "taxii".into(),
-            source_name: name.to_string(),
-        })
-        .map_err(|e| e.to_string())?;
-    for (_, n) in &good {
-        w.add_object(n).map_err(|e| e.to_string())?;
-    }
-    let rejected = outcomes.iter().filter(|o| o.is_some()).count() as i64;
-    w.finish(rejected, json!({"format": "taxii", "name": name}))
-        .map_err(|e| e.to_string())?;
-    Ok(outcomes)
-}
-
-/// Types that qualify other objects and are not subject to an agreement's scope.
-const META_TYPES: &[&str] = &[
-    "marking-definition",
-    "extension-definition",
-    "language-content",
-];
-
-/// TLP marking-definition ids (TLP 2.0 and the STIX 2.1 TLP 1.0 ones) and their levels.
-const TLP_MARKINGS: &[(&str, crate::model::Tlp)] = {
-    use crate::model::Tlp::*;
-    &[
-        (
-            "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487",
-            Clear,
-        ),
-        (
-            "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb",
-            Green,
-        ),
-        (
-            "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421",
-            Amber,
-        ),
-        (
-            "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003",
-            AmberStrict,
-        ),
-        (
-            "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1",
-            Red,
-        ),
-        (
-            "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9",
-            Clear,
-        ),
-        (
-            "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da",
-            Green,
-        ),
-        (
-            "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82",
-            Amber,
-        ),
-        (
-            "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed",
-            Red,
-        ),
-    ]
-};
-
-fn to_new_object(o: &Value, now: crate::model::Time) -> Result<crate::store::NewObject, String> {
-    let m = o.as_object().ok_or("not a JSON object")?;
-    let ty = m
-        .get("type")
-        .and_then(Value::as_str)
-        .ok_or("no \"type\" property")?;
-    let id = m
-        .get("id")
-        .and_then(Value::as_str)
-        .ok_or("no \"id\" property")?;
-    let ok_id = id
-        .strip_prefix(ty)
-        .and_then(|r| r.strip_prefix("--"))
-        .is_some_and(|u| uuid::Uuid::parse_str(u).is_ok());
-    if !ok_id {
-        return Err(format!("id {id:?} is not {ty}--<UUID>"));
-    }
-    let spec = m
-        .get("spec_version")
-        .and_then(Value::as_str)
-        .unwrap_or("2.1");
-    if spec != "2.1" {
-        return Err(format!(
-            "spec_version {spec:?}: this collection takes STIX 2.1 objects"
-        ));
-    }
-    let version = match m.get("modified").or_else(|| m.get("created")) {
-        Some(Value::String(v)) => {
-            crate::model::parse_stored_time(v)
-                .ok_or_else(|| format!("modified/created {v:?} is not a timestamp"))?;
-            v.clone()
-        }
-        Some(_) => return Err("modified/created must be a timestamp string".into()),
-        None => stix_time(now),
+    let total = objects.len();
+    let opts = crate::ingest::IngestOptions {
+        partial: true,
+        ..Default::default()
     };
-    let tlp = m
-        .get("object_marking_refs")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .filter_map(|r| {
-            TLP_MARKINGS
-                .iter()
-                .find(|(id, _)| *id == r)
-                .map(|(_, t)| *t)
-        })
-        .max()
-        .unwrap_or(crate::model::Tlp::Amber);
-    Ok(crate::store::NewObject {
-        stix_id: id.to_string(),
-        stix_type: ty.to_string(),
-        version,
-        spec_version: spec.to_string(),
-        tlp,
-        json: serde_json::to_string(o).map_err(|e| e.to_string())?,
-    })
+    let report = crate::ingest::ingest_stix_objects(store, org, name, objects.into_iter(), &opts)
+        .map_err(|e| e.to_string())?;
+    let mut outcomes: Vec<Option<String>> =
+        vec![
+            Some("not processed: an earlier object in the envelope stopped the submission".into());
+            total
+        ];
+    for o in report.objects {
+        if o.index < total {
+            outcomes[o.index] = o.error.map(|e| format!("/objects/{}: {e}", o.index));
+        }
+    }
+    Ok(outcomes)
 }
 
 #[cfg(test)]
