@@ -9,6 +9,8 @@
 # Prints: table load time, enrichment wall time and observables per second.
 # Knobs: CARGO_TARGET_DIR (default target/bench-enrich), THREATGATE_SHARED_DATA is not
 # needed (the test finds ../shared/data beside the repository).
+# Measured (release, 2 shared cores, SQLite in a tempdir, 2026-11-29): tables loaded in 63 ms,
+# 141,947 observables enriched and written in 586 ms (~242,000 observables/s), all checked.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
