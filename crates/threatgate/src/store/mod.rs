@@ -24,8 +24,8 @@ use serde_json::Value;
 
 pub use backend::{Backend, Conn, Dialect, Result, Row, StoreError, Tx, Val};
 // ----- server support ----- (methods for TAXII and sync, in server_support.rs)
-pub use server_support::{CollectionPage, CollectionQuery, VersionSelect};
 pub use ops::PurgeCount;
+pub use server_support::{CollectionPage, CollectionQuery, VersionSelect};
 
 use crate::audit;
 use crate::model::*;
