@@ -97,6 +97,18 @@ impl Kind {
         matches!(self, Kind::Md5 | Kind::Sha1 | Kind::Sha256 | Kind::Sha512)
     }
 
+    /// The STIX hash algorithm name for a hash kind (`MD5`, `SHA-1`, ...); `None` otherwise.
+    /// The inverse of [`Kind::from_hash_algorithm`].
+    pub fn stix_hash_algorithm(self) -> Option<&'static str> {
+        match self {
+            Kind::Md5 => Some("MD5"),
+            Kind::Sha1 => Some("SHA-1"),
+            Kind::Sha256 => Some("SHA-256"),
+            Kind::Sha512 => Some("SHA-512"),
+            _ => None,
+        }
+    }
+
     /// The hash kind for a STIX hash algorithm name (`MD5`, `SHA-256`, `sha256`, ...).
     pub fn from_hash_algorithm(name: &str) -> Option<Kind> {
         let n: String = name
@@ -681,6 +693,16 @@ mod tests {
         assert!(Observable::parse(Kind::Domain, "localhost").is_err());
         assert!(Observable::detect("").is_err());
         assert!(Observable::detect("not a thing at all").is_err());
+    }
+
+    #[test]
+    fn hash_algorithm_names_round_trip() {
+        for k in Kind::ALL {
+            match k.stix_hash_algorithm() {
+                Some(alg) => assert_eq!(Kind::from_hash_algorithm(alg), Some(k)),
+                None => assert!(!k.is_hash()),
+            }
+        }
     }
 
     #[test]

@@ -386,7 +386,9 @@ impl<W: std::io::Write> Sink for HitWriter<'_, W> {
         let mut objects = serde_json::Map::new();
         for (i, (_, o)) in e.fields.iter().enumerate() {
             let sco = match o.kind {
-                k if k.is_hash() => json!({"type": "file", "hashes": {hash_name(k): o.value}}),
+                k if k.is_hash() => {
+                    json!({"type": "file", "hashes": {k.stix_hash_algorithm().expect("a hash kind"): o.value}})
+                }
                 k => json!({"type": k.stix_type(), "value": o.value}),
             };
             objects.insert(i.to_string(), sco);
@@ -411,15 +413,6 @@ impl<W: std::io::Write> Sink for HitWriter<'_, W> {
 
 /// Events kept per complex indicator for full evaluation (bounds memory on hot indicators).
 pub const MAX_EVENTS_PER_PATTERN: usize = 10_000;
-
-fn hash_name(k: Kind) -> &'static str {
-    match k {
-        Kind::Md5 => "MD5",
-        Kind::Sha1 => "SHA-1",
-        Kind::Sha256 => "SHA-256",
-        _ => "SHA-512",
-    }
-}
 
 /// STIX sightings for the aggregates, to send back to the hub.
 pub fn sightings_bundle(

@@ -202,7 +202,7 @@ pub fn tlp_marking_id(t: Tlp) -> &'static str {
 pub fn sco_for(o: &Observable) -> Value {
     match o.kind {
         k if k.is_hash() => {
-            let alg = hash_algorithm(k);
+            let alg = k.stix_hash_algorithm().expect("a hash kind");
             json!({
                 "type": "file",
                 "spec_version": "2.1",
@@ -216,15 +216,6 @@ pub fn sco_for(o: &Observable) -> Value {
             "id": stix::id::sco_id(k.stix_type(), &json!({"value": o.value})).unwrap_or_default(),
             "value": o.value,
         }),
-    }
-}
-
-fn hash_algorithm(k: Kind) -> &'static str {
-    match k {
-        Kind::Md5 => "MD5",
-        Kind::Sha1 => "SHA-1",
-        Kind::Sha256 => "SHA-256",
-        _ => "SHA-512",
     }
 }
 
