@@ -1,7 +1,10 @@
 //! Shared test fixtures: stores on both engines, real-data paths, org/agreement setup.
 #![allow(dead_code)]
 
+pub mod server;
+
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use threatgate::model::*;
@@ -11,7 +14,8 @@ use threatgate::store::Store;
 /// A store under test and what must be cleaned up after it.
 pub struct TestStore {
     pub engine: &'static str,
-    pub store: Store,
+    /// Shared so that an in-process server can serve it too.
+    pub store: Arc<Store>,
     _dir: Option<tempfile::TempDir>,
     pg_cleanup: Option<PostgresBackend>,
 }
@@ -28,7 +32,7 @@ pub fn sqlite_store() -> TestStore {
     let dir = tempfile::tempdir().expect("tempdir");
     TestStore {
         engine: "sqlite",
-        store: Store::open_dir(dir.path()).expect("open sqlite"),
+        store: Arc::new(Store::open_dir(dir.path()).expect("open sqlite")),
         _dir: Some(dir),
         pg_cleanup: None,
     }
@@ -59,7 +63,7 @@ pub fn pg_store() -> Option<TestStore> {
     let cleanup = PostgresBackend::connect(&url, Some(&schema)).expect("cleanup connection");
     Some(TestStore {
         engine: "postgres",
-        store,
+        store: Arc::new(store),
         _dir: None,
         pg_cleanup: Some(cleanup),
     })
