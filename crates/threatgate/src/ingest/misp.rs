@@ -74,6 +74,15 @@ pub fn parse(reader: impl Read, ctx: &ParseContext, out: &mut dyn Emit) -> Resul
         return Ok(()); // the pipeline reports the empty file
     }
     let body = buf.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&buf);
+    if let Err(at) = super::json_size::check(body, super::json_size::MAX_VALUES) {
+        return Err(ParseEnd::Fatal {
+            location: format!("line {}, column {}", at.line, at.column),
+            reason: format!(
+                "the event holds more than {} JSON values, too many to read whole; split it into smaller events",
+                super::json_size::MAX_VALUES
+            ),
+        });
+    }
     let doc: Value = serde_json::from_slice(body).map_err(|e| ParseEnd::Fatal {
         location: format!("line {}, column {}", e.line(), e.column()),
         reason: format!("malformed JSON: {}", strip_position(&e.to_string())),

@@ -37,6 +37,16 @@ pub fn manifest_uuids(dir: &Path) -> Result<Vec<String>, IngestError> {
         source,
     })?;
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    if let Err(at) = super::json_size::check(body, super::json_size::MAX_VALUES) {
+        return Err(IngestError::input(
+            &name,
+            format!("line {}, column {}", at.line, at.column),
+            format!(
+                "the manifest holds more than {} JSON values, too many to read whole",
+                super::json_size::MAX_VALUES
+            ),
+        ));
+    }
     let v: Value = serde_json::from_slice(body).map_err(|e| {
         IngestError::input(
             &name,

@@ -29,6 +29,7 @@
 
 pub mod csv;
 pub mod detect;
+pub mod json_size;
 pub mod lines;
 pub mod misp;
 pub mod misp_feed;

@@ -456,6 +456,8 @@ fn parse(
     ctx: &ParseContext,
     out: &mut dyn Emit,
 ) -> Result<(), ParseEnd> {
+    let mut reader = std::io::BufReader::new(reader);
+    refuse_utf16(&mut reader)?;
     match format {
         Format::Stix => super::stix::parse_bundle(reader, ctx, out),
         Format::Misp => super::misp::parse(reader, ctx, out),
@@ -467,6 +469,26 @@ fn parse(
             reason: "a MISP feed is a directory; ingest it by path".into(),
         }),
     }
+}
+
+/// Every format is read as UTF-8. A UTF-16 file (Windows tools write them) would otherwise
+/// fail with a puzzling message about its first bytes; say what it is instead.
+fn refuse_utf16(reader: &mut impl std::io::BufRead) -> Result<(), ParseEnd> {
+    let head = reader.fill_buf().map_err(|e| ParseEnd::Fatal {
+        location: String::new(),
+        reason: format!("cannot read: {e}"),
+    })?;
+    let which = match head {
+        [0xFF, 0xFE, ..] => "UTF-16LE",
+        [0xFE, 0xFF, ..] => "UTF-16BE",
+        _ => return Ok(()),
+    };
+    Err(ParseEnd::Fatal {
+        location: "line 1".into(),
+        reason: format!(
+            "the file is {which} (it starts with that byte-order mark), but input must be UTF-8; convert it first (iconv -f UTF-16 -t UTF-8)"
+        ),
+    })
 }
 
 /// Applies events directly (no thread), remembering whether the current object failed.
