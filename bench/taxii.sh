@@ -85,6 +85,10 @@ RSS_HWM="$(awk '/VmHWM/ {print $2/1024 " MiB"}' /proc/$MAIN_PID/status)"
 RSS_NOW="$(awk '/VmRSS/ {print $2/1024 " MiB"}' /proc/$MAIN_PID/status)"
 
 echo "== mixed load: $LOAD_READERS readers and $LOAD_WRITERS writers for ${LOAD_SECONDS}s"
+# Memory flat from start to end: the server's RSS every 5 s while the load runs.
+rss_mib() { awk '/VmRSS/ {printf "%.0f", $2/1024}' /proc/$MAIN_PID/status; }
+( while kill -0 $MAIN_PID 2>/dev/null; do echo "$(rss_mib)"; sleep 5; done ) > "$WORK/rss.txt" &
+RSS_SAMPLER=$!; PIDS+=($RSS_SAMPLER)
 BENCH_URLS="$WORK/urls.txt" BENCH_TOKEN="$TOKEN" wrk -t2 -c"$LOAD_READERS" -d"${LOAD_SECONDS}s" --timeout 30s --latency -s "$HERE/pages.lua" "$BASE" > "$WORK/wrk-load.txt" &
 WRK_PID=$!
 WRITES="$("$PY" "$HERE/load.py" writers --url "$BASE" --token "$TOKEN" --threads "$LOAD_WRITERS" --seconds "$LOAD_SECONDS")"
@@ -93,6 +97,11 @@ read LD_MB LD_P50 LD_P99 LD_RPS LD_BAD < <(wrk_summary "$WORK/wrk-load.txt")
 cat "$WORK/wrk-load.txt"; echo "$WRITES"
 LD_SOCK="$(grep 'Socket errors' "$WORK/wrk-load.txt" || echo 'Socket errors: none')"
 RSS_LOAD="$(awk '/VmHWM/ {print $2/1024 " MiB"}' /proc/$MAIN_PID/status)"
+kill $RSS_SAMPLER 2>/dev/null || true
+RSS_SAMPLES="$(tr '\n' ' ' < "$WORK/rss.txt")"
+RSS_START="$(head -1 "$WORK/rss.txt")"; RSS_END="$(rss_mib)"
+RSS_MAX="$(sort -n "$WORK/rss.txt" | tail -1)"
+echo "server RSS during the load (MiB, every 5 s): $RSS_SAMPLES; start $RSS_START, end $RSS_END, max $RSS_MAX"
 
 echo "== medallion at 1,000 objects"
 D2="$WORK/small"; T2="$("$BIN" --data "$D2" init | tail -1 | tr -d ' ')"
@@ -125,6 +134,7 @@ threatgate reaches **$RATIO** of nginx's bytes/s. Server memory: peak RSS $RSS_H
 Mixed load, $LOAD_READERS concurrent readers + $LOAD_WRITERS writers, ${LOAD_SECONDS}s:
 readers $LD_RPS pages/s, $LD_MB MB/s, p50 $LD_P50, p99 $LD_P99, non-2xx $LD_BAD, $LD_SOCK;
 writers: $WRITES; server peak RSS $RSS_LOAD.
+Server RSS during the load, every 5 s (MiB): $RSS_SAMPLES (start $RSS_START, end $RSS_END, max $RSS_MAX).
 
 medallion (memory backend) at 1,000 objects, pages of 100 read to the end for 10 s each: $CMP
 REPORT
