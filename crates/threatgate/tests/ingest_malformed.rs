@@ -209,44 +209,19 @@ fn reset_peak() -> bool {
 fn malformed_inputs_are_located_and_change_nothing() {
     for ts in all_stores() {
         let store = &ts.store;
-        let hub = store
-            .create_org(
-                &NewOrg {
-                    name: "hub".into(),
-                    kind: OrgKind::Hub,
-                    country: None,
-                },
-                None,
-            )
-            .unwrap();
-        let vendor = store
-            .create_org(
-                &NewOrg {
-                    name: "vendor".into(),
-                    kind: OrgKind::Partner,
-                    country: None,
-                },
-                Some(hub.id),
-            )
-            .unwrap();
+        let hub = new_org(store, "hub", OrgKind::Hub, None, None);
+        let vendor = new_org(store, "vendor", OrgKind::Partner, None, Some(&hub));
         let now = Utc::now();
-        store
-            .add_agreement(
-                &NewAgreement {
-                    org_id: vendor.id,
-                    role: AgreementRole::Provide,
-                    signed_on: now - Duration::days(10),
-                    valid_from: now - Duration::days(10),
-                    valid_until: now + Duration::days(365),
-                    max_tlp: Tlp::Amber,
-                    scope: None,
-                    purpose: "test".into(),
-                    retention_days: None,
-                    renews: None,
-                },
-                Some(hub.id),
-            )
-            .unwrap();
+        let in_force = (now - Duration::days(10), now + Duration::days(365));
+        agreement(
+            store,
+            &vendor,
+            AgreementRole::Provide,
+            in_force,
+            Tlp::Amber,
+            None,
+            &hub,
+        );
         let dir = tempfile::tempdir().unwrap();
         for format in Format::ALL {
             // The valid input goes in (so the corpus is not refused for some other reason).

@@ -87,49 +87,6 @@ struct Cast {
     op: threatgate::ops::Operation,
 }
 
-fn new_org(store: &Store, name: &str, kind: OrgKind, cc: Option<&str>, hub: Option<&Org>) -> Org {
-    store
-        .create_org(
-            &NewOrg {
-                name: name.into(),
-                kind,
-                country: cc.map(str::to_string),
-            },
-            hub.map(|h| h.id),
-        )
-        .unwrap()
-}
-
-#[allow(clippy::too_many_arguments)]
-fn agreement(
-    store: &Store,
-    o: &Org,
-    role: AgreementRole,
-    from: Time,
-    until: Time,
-    max_tlp: Tlp,
-    scope: Option<Vec<String>>,
-    hub: &Org,
-) -> Agreement {
-    store
-        .add_agreement(
-            &NewAgreement {
-                org_id: o.id,
-                role,
-                signed_on: from,
-                valid_from: from,
-                valid_until: until,
-                max_tlp,
-                scope,
-                purpose: "leak test".into(),
-                retention_days: None,
-                renews: None,
-            },
-            Some(hub.id),
-        )
-        .unwrap()
-}
-
 /// A value no other value contains (fixed widths, distinct stems per kind), so that a
 /// substring search of a page finds exactly the values it shows.
 fn random_value(rng: &mut Rng, k: usize, j: usize) -> String {
@@ -225,7 +182,15 @@ fn random_world(store: &Store, rng: &mut Rng, seed: u64, now: Time) -> Cast {
                 role = AgreementRole::Both;
             }
             let scope = rng.chance(25).then(ipv4_url_indicator).flatten();
-            let a = agreement(store, &o, role, from, until, *rng.pick(&TLPS), scope, &hub);
+            let a = agreement(
+                store,
+                &o,
+                role,
+                (from, until),
+                *rng.pick(&TLPS),
+                scope,
+                &hub,
+            );
             if rng.chance(15) {
                 store
                     .end_agreement(a.id, now - Duration::days(1), "test", Some(hub.id))
@@ -357,12 +322,12 @@ fn random_world(store: &Store, rng: &mut Rng, seed: u64, now: Time) -> Cast {
     w.finish(0, json!({})).unwrap();
     let edge_until =
         Utc::now().duration_trunc(Duration::seconds(1)).unwrap() + Duration::seconds(2);
+    let valid = (now - Duration::days(10), edge_until);
     agreement(
         store,
         &edge,
         AgreementRole::Receive,
-        now - Duration::days(10),
-        edge_until,
+        valid,
         Tlp::Amber,
         None,
         &hub,

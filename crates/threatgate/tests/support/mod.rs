@@ -91,6 +91,56 @@ pub fn t(s: &str) -> Time {
     parse_time(s).expect("test time")
 }
 
+/// An organisation, recorded as created by `by` (the hub, usually).
+pub fn new_org(
+    store: &Store,
+    name: &str,
+    kind: OrgKind,
+    country: Option<&str>,
+    by: Option<&Org>,
+) -> Org {
+    store
+        .create_org(
+            &NewOrg {
+                name: name.into(),
+                kind,
+                country: country.map(str::to_string),
+            },
+            by.map(|o| o.id),
+        )
+        .unwrap()
+}
+
+/// An agreement of `org` in force from `valid.0` until `valid.1` (signed when it starts),
+/// recorded by `by`.
+pub fn agreement(
+    store: &Store,
+    org: &Org,
+    role: AgreementRole,
+    valid: (Time, Time),
+    max_tlp: Tlp,
+    scope: Option<Vec<String>>,
+    by: &Org,
+) -> Agreement {
+    store
+        .add_agreement(
+            &NewAgreement {
+                org_id: org.id,
+                role,
+                signed_on: valid.0,
+                valid_from: valid.0,
+                valid_until: valid.1,
+                max_tlp,
+                scope,
+                purpose: "test".into(),
+                retention_days: None,
+                renews: None,
+            },
+            Some(by.id),
+        )
+        .unwrap()
+}
+
 /// A hub, a partner providing under an agreement in force now, and members receiving.
 pub struct World {
     pub hub: Org,
@@ -99,73 +149,38 @@ pub struct World {
 }
 
 pub fn world(store: &Store) -> World {
-    let hub = store
-        .create_org(
-            &NewOrg {
-                name: "hub".into(),
-                kind: OrgKind::Hub,
-                country: None,
-            },
-            None,
-        )
-        .unwrap();
-    let partner = store
-        .create_org(
-            &NewOrg {
-                name: "vendor".into(),
-                kind: OrgKind::Partner,
-                country: None,
-            },
-            Some(hub.id),
-        )
-        .unwrap();
+    let hub = new_org(store, "hub", OrgKind::Hub, None, None);
+    let partner = new_org(store, "vendor", OrgKind::Partner, None, Some(&hub));
     let now = Utc::now();
-    store
-        .add_agreement(
-            &NewAgreement {
-                org_id: partner.id,
-                role: AgreementRole::Both,
-                signed_on: now - Duration::days(365),
-                valid_from: now - Duration::days(365),
-                valid_until: now + Duration::days(4 * 365),
-                max_tlp: Tlp::Amber,
-                scope: None,
-                purpose: "test".into(),
-                retention_days: None,
-                renews: None,
-            },
-            Some(hub.id),
-        )
-        .unwrap();
+    let valid = (now - Duration::days(365), now + Duration::days(4 * 365));
+    agreement(
+        store,
+        &partner,
+        AgreementRole::Both,
+        valid,
+        Tlp::Amber,
+        None,
+        &hub,
+    );
     let mut members = vec![];
     for cc in ["FR", "DE"] {
-        let m = store
-            .create_org(
-                &NewOrg {
-                    name: format!("cert-{}", cc.to_lowercase()),
-                    kind: OrgKind::Member,
-                    country: Some(cc.into()),
-                },
-                Some(hub.id),
-            )
-            .unwrap();
-        store
-            .add_agreement(
-                &NewAgreement {
-                    org_id: m.id,
-                    role: AgreementRole::Receive,
-                    signed_on: now - Duration::days(30),
-                    valid_from: now - Duration::days(30),
-                    valid_until: now + Duration::days(365),
-                    max_tlp: Tlp::Amber,
-                    scope: None,
-                    purpose: "test".into(),
-                    retention_days: None,
-                    renews: None,
-                },
-                Some(hub.id),
-            )
-            .unwrap();
+        let m = new_org(
+            store,
+            &format!("cert-{}", cc.to_lowercase()),
+            OrgKind::Member,
+            Some(cc),
+            Some(&hub),
+        );
+        let valid = (now - Duration::days(30), now + Duration::days(365));
+        agreement(
+            store,
+            &m,
+            AgreementRole::Receive,
+            valid,
+            Tlp::Amber,
+            None,
+            &hub,
+        );
         members.push(m);
     }
     World {
