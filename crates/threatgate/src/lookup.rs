@@ -8,7 +8,7 @@ use chrono::Utc;
 use serde::Serialize;
 
 use crate::model::*;
-use crate::policy::{read_scope, Channel, ReadScope};
+use crate::policy::{may_see_sighting, read_scope, Channel, ReadScope};
 use crate::store::{AuditEvent, Result, Store};
 
 /// The policy scope for `org` at `at`: the only way read paths obtain one.
@@ -73,14 +73,11 @@ pub fn view_of(
         .collect();
     // Sightings are shown to the observable's sources and to the sighter itself.
     let visible_sources: Vec<OrgId> = records.iter().map(|r| r.org_id).collect();
+    let viewer = orgs.iter().find(|o| Some(o.id) == scope.viewer);
     let sightings = store
         .sightings(row.id)?
         .into_iter()
-        .filter(|s| {
-            scope.viewer == Some(s.org_id)
-                || scope.viewer.is_some_and(|v| visible_sources.contains(&v))
-                || is_hub(&orgs, scope.viewer)
-        })
+        .filter(|s| viewer.is_some_and(|v| may_see_sighting(v, s.org_id, &visible_sources)))
         .collect();
     let records = records
         .into_iter()
@@ -99,11 +96,6 @@ pub fn view_of(
         objects,
         sightings,
     }))
-}
-
-fn is_hub(orgs: &[Org], id: Option<OrgId>) -> bool {
-    orgs.iter()
-        .any(|o| Some(o.id) == id && o.kind == OrgKind::Hub)
 }
 
 #[derive(Debug, thiserror::Error)]

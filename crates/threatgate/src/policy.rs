@@ -295,6 +295,14 @@ pub enum Action {
     Administer,
 }
 
+/// Who may see a sighting reported to the exchange: the organisation that reported it, the
+/// sources of the sighted observable (`visible_sources`: the orgs whose records on it the
+/// viewer may see; a viewer's own record always counts), and the hub. Nobody else, not
+/// even an org that may see the observable: a sighting tells where an indicator was seen.
+pub fn may_see_sighting(viewer: &Org, sighter: OrgId, visible_sources: &[OrgId]) -> bool {
+    viewer.kind == OrgKind::Hub || viewer.id == sighter || visible_sources.contains(&viewer.id)
+}
+
 pub fn role_allows(role: TokenRole, action: Action) -> bool {
     match role {
         TokenRole::Admin => true,

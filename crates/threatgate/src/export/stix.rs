@@ -115,14 +115,23 @@ pub fn write_bundle<W: Write>(
                 }
             }
             for s in store.sightings(obs.id)? {
-                if !(scope.viewer == Some(s.org_id)
-                    || records.iter().any(|r| Some(r.org_id) == scope.viewer)
-                    || is_hub(&orgs, scope.viewer))
+                let record_sources: Vec<OrgId> = records.iter().map(|r| r.org_id).collect();
+                let viewer = scope.viewer.and_then(|v| orgs.get(&v));
+                if !viewer
+                    .is_some_and(|v| crate::policy::may_see_sighting(v, s.org_id, &record_sources))
                 {
                     continue;
                 }
                 let Some(r) = records.first() else { continue };
-                let ind_id = derived_indicator_id(&observable, &orgs[&r.org_id]);
+                // The indicator the bundle holds for this record: the one submitted as
+                // STIX (exported above), else the derived one.
+                let ind_id = r
+                    .claim
+                    .stix_ids
+                    .iter()
+                    .find(|id| id.starts_with("indicator--"))
+                    .cloned()
+                    .unwrap_or_else(|| derived_indicator_id(&observable, &orgs[&r.org_id]));
                 let sighter = &orgs[&s.org_id];
                 let tlp = r.claim.tlp_or_default();
                 let sighting = json!({
@@ -168,11 +177,6 @@ pub fn write_bundle<W: Write>(
     summary.objects = w.count();
     w.finish()?;
     Ok(summary)
-}
-
-fn is_hub(orgs: &BTreeMap<OrgId, Org>, id: Option<OrgId>) -> bool {
-    id.and_then(|i| orgs.get(&i))
-        .is_some_and(|o| o.kind == OrgKind::Hub)
 }
 
 /// The STIX identity of an organisation.
