@@ -191,7 +191,11 @@ impl P<'_, '_> {
         if !self.sc.path.is_empty() {
             self.sc.path.push('.');
         }
-        self.sc.path.push_str(&String::from_utf8_lossy(&key));
+        // Keys are almost always ASCII: validate directly (the lossy path walks chunks).
+        match std::str::from_utf8(&key) {
+            Ok(k) => self.sc.path.push_str(k),
+            Err(_) => self.sc.path.push_str(&String::from_utf8_lossy(&key)),
+        }
         self.sc.key = key;
         Ok(())
     }
