@@ -246,6 +246,13 @@ impl<'s> LineCtx<'s> {
             if name.len() > MAX_DEFAULT_TIME_FIELD_LEN || name.len() < 2 {
                 return false;
             }
+            // The default names start with one of these (checked by a test).
+            if !matches!(
+                name.as_bytes()[0].to_ascii_lowercase(),
+                b't' | b'@' | b'd' | b'e' | b'r'
+            ) {
+                return false;
+            }
             DEFAULT_TIME_FIELDS
                 .iter()
                 .any(|t| t.eq_ignore_ascii_case(name))
@@ -1036,6 +1043,40 @@ mod tests {
         assert_eq!(r, vec![(MatchRule::Subdomain, "x.evil.example".into())]);
         let r = run(&s, "url='http://[2001:db8::1]/x'");
         assert_eq!(r, vec![(MatchRule::IpInCidr, "2001:db8::1".into())]);
+    }
+
+    #[test]
+    fn default_time_fields_pass_the_first_byte_filter() {
+        let s = set();
+        let tf: Vec<String> = Vec::new();
+        let c = LineCtx::new(&s, None, &tf);
+        for name in DEFAULT_TIME_FIELDS {
+            assert!(c.is_time_field(name), "{name}");
+            assert!(c.is_time_field(&name.to_ascii_uppercase()), "{name}");
+        }
+        assert!(!c.is_time_field("query"));
+    }
+
+    #[test]
+    fn short_values_without_needed_bytes_are_skipped_exactly() {
+        // Values the one-pass check skips, and neighbours it must not skip.
+        let s = set();
+        let tf: Vec<String> = Vec::new();
+        let mut c = LineCtx::new(&s, None, &tf);
+        for v in ["443", "C1a2b3c4d5e6f7g8h9", "-12345", "SF", "evil-example"] {
+            c.field("f", v.as_bytes());
+            assert!(c.hits.is_empty(), "{v}");
+        }
+        for v in [
+            "evil.example",
+            "evil[.]example",
+            "198[.]51.100.7",
+            "phish(at)mail.example",
+        ] {
+            c.hits.clear();
+            c.field("f", v.as_bytes());
+            assert_eq!(c.hits.len(), 1, "{v}");
+        }
     }
 
     #[test]
