@@ -8,7 +8,7 @@ use chrono::Utc;
 use serde::Serialize;
 
 use crate::model::*;
-use crate::policy::{may_see_sighting, read_scope, Channel, ReadScope};
+use crate::policy::{read_scope, Channel, ReadScope};
 use crate::store::{AuditEvent, Result, Store};
 
 /// The policy scope for `org` at `at`: the only way read paths obtain one.
@@ -71,13 +71,11 @@ pub fn view_of(
         .into_iter()
         .filter_map(|o| serde_json::from_str(&o.json).ok())
         .collect();
-    // Sightings are shown to the observable's sources and to the sighter itself.
     let visible_sources: Vec<OrgId> = records.iter().map(|r| r.org_id).collect();
-    let viewer = orgs.iter().find(|o| Some(o.id) == scope.viewer);
     let sightings = store
         .sightings(row.id)?
         .into_iter()
-        .filter(|s| viewer.is_some_and(|v| may_see_sighting(v, s.org_id, &visible_sources)))
+        .filter(|s| scope.permits_sighting(s.org_id, &visible_sources))
         .collect();
     let records = records
         .into_iter()

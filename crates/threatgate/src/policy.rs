@@ -76,6 +76,7 @@ pub struct ReadScope {
     pub at: Time,
     pub channel: Channel,
     visibility: Visibility,
+    viewer_is_hub: bool,
 }
 
 /// Compute what `viewer` may read at instant `at` through `channel`.
@@ -112,6 +113,7 @@ pub fn read_scope(viewer: &Org, agreements: &[Agreement], at: Time, channel: Cha
         at,
         channel,
         visibility,
+        viewer_is_hub: viewer.kind == OrgKind::Hub,
     }
 }
 
@@ -160,6 +162,7 @@ impl ReadScope {
                 if_shared: vec![],
                 types: None,
             },
+            viewer_is_hub: false,
         }
     }
 
@@ -180,6 +183,17 @@ impl ReadScope {
             }
         }
         v.open.contains(&item.tlp) || (item.shared_with_viewer && v.if_shared.contains(&item.tlp))
+    }
+
+    /// Whether a sighting reported by `sighter` may be shown, given the sources of the
+    /// sighted observable that this viewer can already read. Sightings tell a source where
+    /// its data was seen; they go to those sources, to the sighter itself and to the hub,
+    /// never to other members (who would learn what another member's logs contain).
+    pub fn permits_sighting(&self, sighter: OrgId, readable_sources: &[OrgId]) -> bool {
+        let Some(viewer) = self.viewer else {
+            return false;
+        };
+        self.viewer_is_hub || viewer == sighter || readable_sources.contains(&viewer)
     }
 
     /// Whether explicit shares can matter to this viewer (saves a lookup when not).
@@ -293,14 +307,6 @@ pub enum Action {
     Operate,
     /// Manage orgs, agreements and tokens; read the audit log.
     Administer,
-}
-
-/// Who may see a sighting reported to the exchange: the organisation that reported it, the
-/// sources of the sighted observable (`visible_sources`: the orgs whose records on it the
-/// viewer may see; a viewer's own record always counts), and the hub. Nobody else, not
-/// even an org that may see the observable: a sighting tells where an indicator was seen.
-pub fn may_see_sighting(viewer: &Org, sighter: OrgId, visible_sources: &[OrgId]) -> bool {
-    viewer.kind == OrgKind::Hub || viewer.id == sighter || visible_sources.contains(&viewer.id)
 }
 
 pub fn role_allows(role: TokenRole, action: Action) -> bool {

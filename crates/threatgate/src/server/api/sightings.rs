@@ -1,7 +1,7 @@
 //! `POST /api/v1/sightings`: a member reports where indicators were seen in its logs
 //! (`threatgate match --report-to`). The reporter is the organisation of the calling token,
 //! never anything the body claims; what is stored and who may see it are decided in
-//! [`crate::matching::store_sightings`] and [`crate::policy::may_see_sighting`].
+//! [`crate::matching::store_sightings`] and [`crate::policy::ReadScope::permits_sighting`].
 
 use axum::extract::State;
 use axum::Json;
