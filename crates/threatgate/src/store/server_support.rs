@@ -135,27 +135,44 @@ impl Store {
                     same.join(" AND ")
                 )
             };
+            // The write-time flags answer for most rows (see `versions`): a row flagged
+            // latest (first) is, for any reader who may see it, its id's latest (first)
+            // version and the first copy of it. Only the other rows need the comparison.
             let dup = "y.version = x.version AND y.pk < x.pk";
-            wh.push(other(dup));
             let v = &q.versions;
-            if !v.all {
-                let mut any = vec![];
-                if v.first {
-                    any.push(other(&format!("y.version < x.version OR ({dup})")));
-                }
+            let mut any = vec![];
+            if v.all {
+                any.push(format!(
+                    "x.is_latest = 1 OR x.is_first = 1 OR {}",
+                    other(dup)
+                ));
+            } else {
                 if v.last {
-                    any.push(other(&format!("y.version > x.version OR ({dup})")));
+                    any.push(format!(
+                        "x.is_latest = 1 OR {}",
+                        other(&format!("y.version > x.version OR ({dup})"))
+                    ));
+                }
+                if v.first {
+                    any.push(format!(
+                        "x.is_first = 1 OR {}",
+                        other(&format!("y.version < x.version OR ({dup})"))
+                    ));
                 }
                 if !v.exact.is_empty() {
                     let mut tmp = vec![];
                     push_in(&mut tmp, &mut params, "x.version", &v.exact);
-                    any.extend(tmp);
+                    any.push(format!(
+                        "{} AND (x.is_latest = 1 OR x.is_first = 1 OR {})",
+                        tmp.join(""),
+                        other(dup)
+                    ));
                 }
-                if any.is_empty() {
-                    any.push("1 = 0".into());
-                }
-                wh.push(format!("({})", any.join(" OR ")));
             }
+            if any.is_empty() {
+                any.push("1 = 0".into());
+            }
+            wh.push(format!("(({}))", any.join(") OR (")));
             let shared = shared_expr(scope, "x", "object", &mut params);
             params.push((q.base.limit as i64 + 1).into());
             let sql = format!(
@@ -165,9 +182,9 @@ impl Store {
             );
             let rows = c.query(&sql, &params)?;
             let more = rows.len() > q.base.limit;
-            let mut objects = vec![];
-            for r in rows.iter().take(q.base.limit) {
-                let o = object_from_row(r)?;
+            let mut objects = Vec::with_capacity(rows.len().min(q.base.limit));
+            for mut r in rows.into_iter().take(q.base.limit) {
+                let o = object_from_row(&mut r)?;
                 let shared = r.i64(OBJECT_NCOLS)? != 0;
                 if scope.permits(&ItemMeta {
                     source: o.org_id,
@@ -214,6 +231,9 @@ impl Store {
                     &[(*pk).into()],
                 )?;
                 c.execute("DELETE FROM objects WHERE pk = $1", &[(*pk).into()])?;
+            }
+            if !pks.is_empty() {
+                super::versions::mark_versions(c, stix_id)?;
             }
             let ev = AuditEvent::new(
                 actor,
