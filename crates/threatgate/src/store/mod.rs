@@ -26,7 +26,7 @@ use serde_json::Value;
 pub use backend::{Backend, Conn, Dialect, Result, Row, StoreError, Tx, Val};
 // ----- server support ----- (methods for TAXII and sync, in server_support.rs)
 pub use ops::PurgeCount;
-pub use server_support::{CollectionPage, CollectionQuery, VersionSelect};
+pub use server_support::{CollectionPage, CollectionQuery, Subset, VersionSelect};
 
 use crate::audit;
 use crate::model::*;

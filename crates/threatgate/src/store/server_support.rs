@@ -53,6 +53,23 @@ pub struct CollectionQuery {
     pub versions: VersionSelect,
     /// Only objects submitted by this org (the "submissions" collection).
     pub source_org: Option<OrgId>,
+    /// Only objects in this subset (a per-operation or per-report collection).
+    pub subset: Option<Subset>,
+}
+
+/// A collection's subset of the objects, rendered as SQL. It only narrows the policy's
+/// scope; it never admits anything the scope does not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subset {
+    /// Objects linked to an observable that is a target of this operation.
+    OperationTargets(i64),
+    /// Objects shared as one report (the shares' `reason`), with this recipient or, for
+    /// the sender, granted by this org.
+    ReportShares {
+        reason: String,
+        recipient: Option<OrgId>,
+        granted_by: Option<OrgId>,
+    },
 }
 
 /// One page of a collection read.
@@ -125,6 +142,34 @@ impl Store {
                         list.join(",")
                     }
                 ));
+            }
+            match &q.subset {
+                None => {}
+                Some(Subset::OperationTargets(op)) => {
+                    params.push((*op).into());
+                    wh.push(format!(
+                        "x.pk IN (SELECT oo.object_pk FROM object_observables oo JOIN targets t ON t.observable_id = oo.observable_id WHERE t.operation_id = ${})",
+                        params.len()
+                    ));
+                }
+                Some(Subset::ReportShares {
+                    reason,
+                    recipient,
+                    granted_by,
+                }) => {
+                    params.push(reason.as_str().into());
+                    let mut cond = vec![format!("s.reason = ${}", params.len())];
+                    for (col, v) in [("recipient", recipient), ("granted_by", granted_by)] {
+                        if let Some(v) = v {
+                            params.push((*v).into());
+                            cond.push(format!("s.{col} = ${}", params.len()));
+                        }
+                    }
+                    wh.push(format!(
+                        "x.pk IN (SELECT s.subject_id FROM shares s WHERE s.subject_kind = 'object' AND {})",
+                        cond.join(" AND ")
+                    ));
+                }
             }
             // Versions the viewer may see, compared with the row.
             let y_vis = visibility_sql(scope.visibility(), "y", "object", &mut params);
