@@ -196,7 +196,9 @@ impl ReadScope {
     pub fn permits(&self, item: &ItemMeta<'_>) -> bool {
         let v = &self.visibility;
         if v.own_org == Some(item.source)
-            && v.own_markings.as_ref().is_none_or(|m| m.contains(&item.tlp))
+            && v.own_markings
+                .as_ref()
+                .is_none_or(|m| m.contains(&item.tlp))
         {
             return true;
         }
@@ -443,7 +445,10 @@ mod tests {
             assert!(!fed.permits(&item(own, Tlp::Red, true)));
             assert!(!fed.permits(&item(own, Tlp::AmberStrict, false)));
             for t in [Tlp::Clear, Tlp::Green, Tlp::Amber] {
-                assert!(fed.permits(&item(own, t, false)), "own {t} may be federated");
+                assert!(
+                    fed.permits(&item(own, t, false)),
+                    "own {t} may be federated"
+                );
             }
         }
         // The provider has no receive agreement: it federates its own AMBER but nobody

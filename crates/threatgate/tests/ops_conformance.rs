@@ -703,7 +703,11 @@ conformance!(urlhaus_status_import_records_online_and_offline, |ts| {
 
 /// The STIX ids in one collection as `org` reads it through the TAXII server's code path
 /// (`None`: the org does not have that collection).
-fn collection_ids(store: &Store, org: &Org, alias: &str) -> Option<std::collections::BTreeSet<String>> {
+fn collection_ids(
+    store: &Store,
+    org: &Org,
+    alias: &str,
+) -> Option<std::collections::BTreeSet<String>> {
     use threatgate::server::collections;
     use threatgate::store::{CollectionQuery, ObjectQuery, VersionSelect};
     let c = collections::find(store, org, TokenRole::Read, alias).unwrap()?;
@@ -787,7 +791,10 @@ conformance!(operation_and_report_collections_narrow_the_policy, |ts| {
     // FR's report: what was shared for FR, as FR's bulk scope allows: not the
     // AMBER+STRICT beyond its ceiling (it was shared), never the RED (not even shared).
     let got = collection_ids(&ts.store, fr, "report-op-fr").unwrap();
-    assert_eq!(got, ids_of_values(&ts.store, &["198.51.100.1", "198.51.100.3"]));
+    assert_eq!(
+        got,
+        ids_of_values(&ts.store, &["198.51.100.1", "198.51.100.3"])
+    );
     // FR's view of the operation: its report plus what the policy opens to it of the
     // other targets (DE's GREEN, not DE's AMBER); never data that is not about a target.
     let got = collection_ids(&ts.store, fr, "operation-op").unwrap();
@@ -801,9 +808,18 @@ conformance!(operation_and_report_collections_narrow_the_policy, |ts| {
     // The hub (creator and sender) reads both, within its own bulk scope (no RED).
     let all_but_red = ids_of_values(
         &ts.store,
-        &["198.51.100.1", "198.51.100.3", "198.51.100.5", "198.51.100.2", "198.51.100.4"],
+        &[
+            "198.51.100.1",
+            "198.51.100.3",
+            "198.51.100.5",
+            "198.51.100.2",
+            "198.51.100.4",
+        ],
     );
-    assert_eq!(collection_ids(&ts.store, &w.hub, "operation-op").unwrap(), all_but_red);
+    assert_eq!(
+        collection_ids(&ts.store, &w.hub, "operation-op").unwrap(),
+        all_but_red
+    );
     assert_eq!(
         collection_ids(&ts.store, &w.hub, "report-op-fr").unwrap(),
         ids_of_values(&ts.store, &["198.51.100.1", "198.51.100.3", "198.51.100.5"])
@@ -812,7 +828,11 @@ conformance!(operation_and_report_collections_narrow_the_policy, |ts| {
     // Isolation: DE has neither collection, by alias or by id, nor in its list; the
     // partner (a source of the data) neither.
     let fr_cols = threatgate::server::collections::for_org(&ts.store, fr, TokenRole::Read).unwrap();
-    let report_id = fr_cols.iter().find(|c| c.alias == "report-op-fr").unwrap().id;
+    let report_id = fr_cols
+        .iter()
+        .find(|c| c.alias == "report-op-fr")
+        .unwrap()
+        .id;
     for o in [de, &w.partner] {
         assert_eq!(collection_ids(&ts.store, o, "report-op-fr"), None);
         assert_eq!(collection_ids(&ts.store, o, &report_id.to_string()), None);

@@ -31,7 +31,9 @@ pub enum CollectionKind {
     SharedWithMe,
     Submissions,
     /// One operation's objects (those linked to its targets).
-    Operation { id: i64 },
+    Operation {
+        id: i64,
+    },
     /// One country report of an operation, as shared (see [`crate::ops::report::share_reason`]).
     Report {
         reason: String,
@@ -120,7 +122,9 @@ pub fn find_scoped(
     if let Some(c) = fixed(org, role, bulk).into_iter().find(is) {
         return Ok(Some(c));
     }
-    Ok(from_operations(store, org, role, bulk)?.into_iter().find(is))
+    Ok(from_operations(store, org, role, bulk)?
+        .into_iter()
+        .find(is))
 }
 
 /// One collection of `org` by id (its UUID or its alias), if it has it.
@@ -174,7 +178,9 @@ fn from_operations(
     for op in store.operations()? {
         let sent = store.disseminations(op.id)?;
         let involved = op.created_by == org.id
-            || sent.iter().any(|d| d.recipient == org.id || d.sent_by == org.id);
+            || sent
+                .iter()
+                .any(|d| d.recipient == org.id || d.sent_by == org.id);
         if !involved {
             continue;
         }
