@@ -17,6 +17,11 @@
 //!
 //! The hub is the named recipient of every submission. A viewer's agreement ceiling caps
 //! everything, and access ends at `valid_until` to the second.
+//!
+//! An org always reads its own items back, whatever their marking, except through
+//! [`Channel::Federation`]: federation output lands at another exchange, a third party
+//! even when the link's token belongs to the source, so its own AMBER+STRICT and RED stay
+//! home like everyone else's.
 
 use std::collections::BTreeSet;
 
@@ -48,8 +53,10 @@ pub struct ItemMeta<'a> {
 /// The visibility a viewer has, in a form a store can render as a query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Visibility {
-    /// Items from this org are always visible (an org sees its own submissions).
+    /// Items from this org are visible (an org sees its own submissions)...
     pub own_org: Option<OrgId>,
+    /// ...with these markings only; `None`: every marking.
+    pub own_markings: Option<Vec<Tlp>>,
     /// Markings visible without an explicit share.
     pub open: Vec<Tlp>,
     /// Markings visible only when shared with the viewer.
@@ -62,6 +69,7 @@ impl Visibility {
     fn nothing(own_org: Option<OrgId>) -> Self {
         Visibility {
             own_org,
+            own_markings: None,
             open: vec![],
             if_shared: vec![],
             types: None,
@@ -83,7 +91,7 @@ pub struct ReadScope {
 ///
 /// `agreements` are the viewer's agreements (any status; only those in force count).
 pub fn read_scope(viewer: &Org, agreements: &[Agreement], at: Time, channel: Channel) -> ReadScope {
-    let visibility = if viewer.kind == OrgKind::Hub {
+    let mut visibility = if viewer.kind == OrgKind::Hub {
         // The hub coordinates: it sees everything submitted to it, within the channel limits.
         by_channel(Tlp::Red, true, channel, viewer.id, None)
     } else {
@@ -108,6 +116,17 @@ pub fn read_scope(viewer: &Org, agreements: &[Agreement], at: Time, channel: Cha
             }
         }
     };
+    // Federation output leaves the exchange: the source's own items obey the channel too
+    // (never AMBER+STRICT or RED), though not its receiving ceiling.
+    if channel == Channel::Federation {
+        visibility.own_markings = Some(
+            Tlp::ALL
+                .iter()
+                .copied()
+                .filter(|t| *t < Tlp::AmberStrict)
+                .collect(),
+        );
+    }
     ReadScope {
         viewer: Some(viewer.id),
         at,
@@ -143,6 +162,7 @@ fn by_channel(
     if_shared.retain(allowed);
     Visibility {
         own_org: Some(own),
+        own_markings: None,
         open,
         if_shared,
         types,
@@ -158,6 +178,7 @@ impl ReadScope {
             channel: Channel::Bulk,
             visibility: Visibility {
                 own_org: None,
+                own_markings: None,
                 open: vec![Tlp::Clear],
                 if_shared: vec![],
                 types: None,
@@ -174,7 +195,11 @@ impl ReadScope {
     /// The single yes/no answer for one item.
     pub fn permits(&self, item: &ItemMeta<'_>) -> bool {
         let v = &self.visibility;
-        if v.own_org == Some(item.source) {
+        if v.own_org == Some(item.source)
+            && v.own_markings
+                .as_ref()
+                .is_none_or(|m| m.contains(&item.tlp))
+        {
             return true;
         }
         if let Some(types) = &v.types {
@@ -396,6 +421,45 @@ mod tests {
         let hub = org(1, OrgKind::Hub);
         assert!(read_scope(&hub, &[], at, Channel::Interactive).permits(&item(2, Tlp::Red, false)));
         assert!(!read_scope(&hub, &[], at, Channel::Bulk).permits(&item(2, Tlp::Red, false)));
+    }
+
+    /// Hub/partner exchange: RED (and AMBER+STRICT) never leave for another exchange, not
+    /// even when the link's token belongs to the source; the source still reads its own
+    /// RED back on this exchange (interactively and in bulk, e.g. its "submissions").
+    #[test]
+    fn own_red_never_federated_but_read_back_at_home() {
+        let at = parse_time("2020-01-01").unwrap();
+        let p = org(2, OrgKind::Partner);
+        let provide = [agreement(2, AgreementRole::Provide, Tlp::Red)];
+        let m = org(3, OrgKind::Member);
+        let receive = [agreement(3, AgreementRole::Receive, Tlp::Red)];
+        for (who, ags) in [(&p, &provide[..]), (&m, &receive[..])] {
+            let own = who.id;
+            for ch in [Channel::Interactive, Channel::Bulk] {
+                let s = read_scope(who, ags, at, ch);
+                assert!(s.permits(&item(own, Tlp::Red, false)), "{ch:?}");
+                assert!(s.permits(&item(own, Tlp::AmberStrict, false)), "{ch:?}");
+            }
+            let fed = read_scope(who, ags, at, Channel::Federation);
+            assert!(!fed.permits(&item(own, Tlp::Red, false)));
+            assert!(!fed.permits(&item(own, Tlp::Red, true)));
+            assert!(!fed.permits(&item(own, Tlp::AmberStrict, false)));
+            for t in [Tlp::Clear, Tlp::Green, Tlp::Amber] {
+                assert!(
+                    fed.permits(&item(own, t, false)),
+                    "own {t} may be federated"
+                );
+            }
+        }
+        // The provider has no receive agreement: it federates its own AMBER but nobody
+        // else's GREEN.
+        let fed = read_scope(&p, &provide, at, Channel::Federation);
+        assert!(!fed.permits(&item(4, Tlp::Green, false)));
+        let hub = org(1, OrgKind::Hub);
+        let fed = read_scope(&hub, &[], at, Channel::Federation);
+        assert!(!fed.permits(&item(1, Tlp::Red, false)));
+        assert!(!fed.permits(&item(2, Tlp::Red, false)));
+        assert!(fed.permits(&item(2, Tlp::Amber, false)));
     }
 
     #[test]

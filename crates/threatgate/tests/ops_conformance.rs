@@ -700,3 +700,155 @@ conformance!(urlhaus_status_import_records_online_and_offline, |ts| {
         "a bad file adds nothing"
     );
 });
+
+/// The STIX ids in one collection as `org` reads it through the TAXII server's code path
+/// (`None`: the org does not have that collection).
+fn collection_ids(
+    store: &Store,
+    org: &Org,
+    alias: &str,
+) -> Option<std::collections::BTreeSet<String>> {
+    use threatgate::server::collections;
+    use threatgate::store::{CollectionQuery, ObjectQuery, VersionSelect};
+    let c = collections::find(store, org, TokenRole::Read, alias).unwrap()?;
+    assert_eq!(
+        collections::find(store, org, TokenRole::Read, &c.id.to_string())
+            .unwrap()
+            .map(|x| x.alias),
+        Some(c.alias.clone()),
+        "found by id as by alias"
+    );
+    let scope = scope_for(store, org, Utc::now(), c.channel).unwrap();
+    let mut q = CollectionQuery {
+        base: ObjectQuery {
+            limit: 1000,
+            ..Default::default()
+        },
+        versions: VersionSelect::latest(),
+        ..Default::default()
+    };
+    c.restrict(org.id, &mut q);
+    let page = store.collection_page(&scope, &q).unwrap();
+    assert!(!page.more);
+    Some(page.objects.into_iter().map(|o| o.stix_id).collect())
+}
+
+/// The STIX ids of the objects linked to `values`, whatever their marking.
+fn ids_of_values(store: &Store, values: &[&str]) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    for v in values {
+        let o = Observable::detect(v).unwrap();
+        let row = store.observable(o.kind, &o.value).unwrap().unwrap();
+        let ids: Vec<String> = store
+            .read(|c| {
+                c.query(
+                    "SELECT x.stix_id FROM objects x JOIN object_observables oo ON oo.object_pk = x.pk WHERE oo.observable_id = $1",
+                    &[row.id.into()],
+                )?
+                .iter()
+                .map(|r| r.string(0))
+                .collect()
+            })
+            .unwrap();
+        out.extend(ids);
+    }
+    out
+}
+
+conformance!(operation_and_report_collections_narrow_the_policy, |ts| {
+    let w = world(&ts.store);
+    let (fr, de) = (&w.members[0], &w.members[1]);
+    let c2 = |t| claim(t, Some(Pap::Green), &["c2"]);
+    submit(
+        &ts.store,
+        &w.partner,
+        &[
+            ("198.51.100.1", c2(Tlp::Amber), "FR"),
+            ("198.51.100.3", c2(Tlp::Green), "FR"),
+            ("198.51.100.5", c2(Tlp::AmberStrict), "FR"),
+            ("198.51.100.7", c2(Tlp::Red), "FR"),
+            ("198.51.100.2", c2(Tlp::Amber), "DE"),
+            ("198.51.100.4", c2(Tlp::Green), "DE"),
+        ],
+    );
+    let op = ops::operation::create(&ts.store, &w.hub, "op", window(), "").unwrap();
+    targets::pick_now(&ts.store, &op, &w.hub).unwrap();
+    // Not a target: data arriving after the pick.
+    submit(
+        &ts.store,
+        &w.partner,
+        &[("198.51.100.9", c2(Tlp::Green), "FR")],
+    );
+    let later = ids_of_values(&ts.store, &["198.51.100.9"]);
+    // Before any report, only the operation's creator has a collection for it.
+    assert!(collection_ids(&ts.store, &w.hub, "operation-op").is_some());
+    for m in [fr, de] {
+        assert_eq!(collection_ids(&ts.store, m, "operation-op"), None);
+        assert_eq!(collection_ids(&ts.store, m, "report-op-fr"), None);
+    }
+    report::disseminate(&ts.store, &op, &w.hub, "FR").unwrap();
+
+    // FR's report: what was shared for FR, as FR's bulk scope allows: not the
+    // AMBER+STRICT beyond its ceiling (it was shared), never the RED (not even shared).
+    let got = collection_ids(&ts.store, fr, "report-op-fr").unwrap();
+    assert_eq!(
+        got,
+        ids_of_values(&ts.store, &["198.51.100.1", "198.51.100.3"])
+    );
+    // FR's view of the operation: its report plus what the policy opens to it of the
+    // other targets (DE's GREEN, not DE's AMBER); never data that is not about a target.
+    let got = collection_ids(&ts.store, fr, "operation-op").unwrap();
+    assert_eq!(
+        got,
+        ids_of_values(&ts.store, &["198.51.100.1", "198.51.100.3", "198.51.100.4"])
+    );
+    assert!(got.is_disjoint(&later));
+    let shared = collection_ids(&ts.store, fr, "shared-with-me").unwrap();
+    assert!(shared.is_superset(&got) && shared.is_superset(&later));
+    // The hub (creator and sender) reads both, within its own bulk scope (no RED).
+    let all_but_red = ids_of_values(
+        &ts.store,
+        &[
+            "198.51.100.1",
+            "198.51.100.3",
+            "198.51.100.5",
+            "198.51.100.2",
+            "198.51.100.4",
+        ],
+    );
+    assert_eq!(
+        collection_ids(&ts.store, &w.hub, "operation-op").unwrap(),
+        all_but_red
+    );
+    assert_eq!(
+        collection_ids(&ts.store, &w.hub, "report-op-fr").unwrap(),
+        ids_of_values(&ts.store, &["198.51.100.1", "198.51.100.3", "198.51.100.5"])
+    );
+
+    // Isolation: DE has neither collection, by alias or by id, nor in its list; the
+    // partner (a source of the data) neither.
+    let fr_cols = threatgate::server::collections::for_org(&ts.store, fr, TokenRole::Read).unwrap();
+    let report_id = fr_cols
+        .iter()
+        .find(|c| c.alias == "report-op-fr")
+        .unwrap()
+        .id;
+    for o in [de, &w.partner] {
+        assert_eq!(collection_ids(&ts.store, o, "report-op-fr"), None);
+        assert_eq!(collection_ids(&ts.store, o, &report_id.to_string()), None);
+        assert_eq!(collection_ids(&ts.store, o, "operation-op"), None);
+        let list = threatgate::server::collections::for_org(&ts.store, o, TokenRole::Read).unwrap();
+        let aliases: Vec<&str> = list.iter().map(|c| c.alias.as_str()).collect();
+        assert_eq!(aliases, ["shared-with-me", "submissions"]);
+    }
+    // Once DE receives its own report, it has that one and the operation's, not FR's.
+    report::disseminate(&ts.store, &op, &w.hub, "DE").unwrap();
+    assert_eq!(
+        collection_ids(&ts.store, de, "report-op-de").unwrap(),
+        ids_of_values(&ts.store, &["198.51.100.2", "198.51.100.4"])
+    );
+    assert_eq!(collection_ids(&ts.store, de, "report-op-fr"), None);
+    assert_eq!(collection_ids(&ts.store, fr, "report-op-de"), None);
+    let de_op = collection_ids(&ts.store, de, "operation-op").unwrap();
+    assert!(!de_op.contains(ids_of_values(&ts.store, &["198.51.100.1"]).first().unwrap()));
+});

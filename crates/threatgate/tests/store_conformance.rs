@@ -568,3 +568,138 @@ conformance!(reopening_does_not_reapply_migrations, |ts| {
         .unwrap();
     assert_eq!(again as usize, threatgate::store::schema::MIGRATIONS.len());
 });
+
+/// Every row's write-time version flags agree with a from-scratch computation.
+fn assert_version_flags_true(store: &Store) {
+    let wrong = store
+        .read(|c| {
+            c.query_one(
+                "SELECT COUNT(*) FROM objects x WHERE
+                   x.is_latest <> CASE WHEN EXISTS (SELECT 1 FROM objects y WHERE y.stix_id = x.stix_id
+                       AND (y.version > x.version OR (y.version = x.version AND y.pk < x.pk))) THEN 0 ELSE 1 END
+                OR x.is_first <> CASE WHEN EXISTS (SELECT 1 FROM objects y WHERE y.stix_id = x.stix_id
+                       AND (y.version < x.version OR (y.version = x.version AND y.pk < x.pk))) THEN 0 ELSE 1 END",
+                &[],
+            )?
+            .unwrap()
+            .i64(0)
+        })
+        .unwrap();
+    assert_eq!(wrong, 0, "rows with stale version flags");
+}
+
+conformance!(version_selection_follows_writes_and_the_reader, |ts| {
+    use threatgate::store::{CollectionQuery, VersionSelect};
+    let w = world(&ts.store);
+    let fr = &w.members[0];
+    let put = |org: &Org, id: &str, version: &str, tlp: Tlp| {
+        let mut wr = ts.store.begin_submission(meta(org)).unwrap();
+        wr.add_object(&NewObject {
+            stix_id: id.into(),
+            stix_type: "indicator".into(),
+            version: version.into(),
+            spec_version: "2.1".into(),
+            tlp,
+            json: json!({"type": "indicator", "id": id, "modified": version}).to_string(),
+        })
+        .unwrap()
+        .unwrap();
+        wr.finish(0, json!({})).unwrap();
+    };
+    let a = "indicator--00000000-0000-4000-8000-00000000000a";
+    let b = "indicator--00000000-0000-4000-8000-00000000000b";
+    let (v1, v2, v3) = (
+        "2024-01-01T00:00:00.000Z",
+        "2024-02-01T00:00:00.000Z",
+        "2024-03-01T00:00:00.000Z",
+    );
+    // Versions arrive out of order; the hub submits a copy of v2 too.
+    put(&w.partner, a, v2, Tlp::Green);
+    put(&w.partner, a, v1, Tlp::Green);
+    put(&w.partner, b, v1, Tlp::Green);
+    put(&w.hub, a, v2, Tlp::Green);
+    put(&w.partner, a, v3, Tlp::Amber);
+    assert_version_flags_true(&ts.store);
+    let read = |org: &Org, versions: VersionSelect| -> Vec<(String, String, OrgId)> {
+        let scope = scope_for(&ts.store, org, Utc::now(), Channel::Bulk).unwrap();
+        let q = CollectionQuery {
+            base: ObjectQuery {
+                limit: 100,
+                ..Default::default()
+            },
+            versions,
+            ..Default::default()
+        };
+        let mut got: Vec<_> = ts
+            .store
+            .collection_page(&scope, &q)
+            .unwrap()
+            .objects
+            .into_iter()
+            .map(|o| (o.stix_id, o.version, o.org_id))
+            .collect();
+        got.sort();
+        got
+    };
+    let row = |id: &str, v: &str, org: &Org| (id.to_string(), v.to_string(), org.id);
+    let first = VersionSelect {
+        first: true,
+        ..Default::default()
+    };
+    // The hub sees v3; FR may not (AMBER, not shared), so its latest is v2, once, from
+    // the first source that stored it.
+    assert_eq!(
+        read(&w.hub, VersionSelect::latest()),
+        [row(a, v3, &w.partner), row(b, v1, &w.partner)]
+    );
+    assert_eq!(
+        read(fr, VersionSelect::latest()),
+        [row(a, v2, &w.partner), row(b, v1, &w.partner)]
+    );
+    assert_eq!(
+        read(fr, first.clone()),
+        [row(a, v1, &w.partner), row(b, v1, &w.partner)]
+    );
+    assert_eq!(
+        read(fr, VersionSelect::every()),
+        [
+            row(a, v1, &w.partner),
+            row(a, v2, &w.partner),
+            row(b, v1, &w.partner)
+        ]
+    );
+    // The partner withdraws its v2: the hub's copy answers now.
+    ts.store
+        .delete_own_object(w.partner.id, a, &[v2.to_string()], None)
+        .unwrap();
+    assert_version_flags_true(&ts.store);
+    assert_eq!(
+        read(fr, VersionSelect::latest()),
+        [row(a, v2, &w.hub), row(b, v1, &w.partner)]
+    );
+    // And its v3 and v1: the hub's v2 is then every reader's latest and first.
+    ts.store
+        .delete_own_object(w.partner.id, a, &[v3.to_string(), v1.to_string()], None)
+        .unwrap();
+    assert_version_flags_true(&ts.store);
+    for org in [&w.hub, fr] {
+        assert_eq!(
+            read(org, VersionSelect::latest()),
+            [row(a, v2, &w.hub), row(b, v1, &w.partner)]
+        );
+        assert_eq!(read(org, first.clone()), read(org, VersionSelect::latest()));
+    }
+    let flags = ts
+        .store
+        .read(|c| {
+            let r = c
+                .query_one(
+                    "SELECT is_latest, is_first FROM objects WHERE stix_id = $1",
+                    &[a.into()],
+                )?
+                .unwrap();
+            Ok((r.i64(0)?, r.i64(1)?))
+        })
+        .unwrap();
+    assert_eq!(flags, (1, 1));
+});

@@ -103,6 +103,15 @@ impl Row {
     pub fn string(&self, i: usize) -> Result<String> {
         self.str(i).map(str::to_string)
     }
+    /// Move a text column out of the row (no copy; the column becomes NULL).
+    pub fn take_string(&mut self, i: usize) -> Result<String> {
+        match self.0.get_mut(i) {
+            Some(Val::Text(t)) => Ok(std::mem::take(t)),
+            other => Err(StoreError::Corrupt(format!(
+                "column {i}: expected text, got {other:?}"
+            ))),
+        }
+    }
 }
 
 /// The SQL differences the shared statements must know about.

@@ -15,6 +15,7 @@ pub mod schema;
 mod server_support;
 pub mod sqlite;
 mod ui;
+mod versions;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -25,7 +26,7 @@ use serde_json::Value;
 pub use backend::{Backend, Conn, Dialect, Result, Row, StoreError, Tx, Val};
 // ----- server support ----- (methods for TAXII and sync, in server_support.rs)
 pub use ops::PurgeCount;
-pub use server_support::{CollectionPage, CollectionQuery, VersionSelect};
+pub use server_support::{CollectionPage, CollectionQuery, Subset, VersionSelect};
 
 use crate::audit;
 use crate::model::*;
@@ -528,8 +529,8 @@ impl Store {
                 params.len()
             );
             let mut out = vec![];
-            for r in c.query(&sql, &params)? {
-                let o = object_from_row(&r)?;
+            for mut r in c.query(&sql, &params)? {
+                let o = object_from_row(&mut r)?;
                 let shared = r.i64(OBJECT_NCOLS)? != 0;
                 if scope.permits(&ItemMeta { source: o.org_id, tlp: o.tlp, stix_type: &o.stix_type, shared_with_viewer: shared }) {
                     out.push(o);
@@ -810,16 +811,23 @@ fn push_in(wh: &mut Vec<String>, params: &mut Vec<Val>, col: &str, vals: &[Strin
 /// This is a prefilter only: rows are re-checked with [`ReadScope::permits`].
 fn visibility_sql(v: &Visibility, t: &str, subject_kind: &str, params: &mut Vec<Val>) -> String {
     let mut any = vec![];
-    if let Some(own) = v.own_org {
-        params.push(own.into());
-        any.push(format!("{t}.org_id = ${}", params.len()));
-    }
     let tlps = |list: &[Tlp]| {
+        if list.is_empty() {
+            return "NULL".to_string();
+        }
         list.iter()
             .map(|t| format!("'{}'", t.as_str()))
             .collect::<Vec<_>>()
             .join(", ")
     };
+    if let Some(own) = v.own_org {
+        params.push(own.into());
+        let mut cond = format!("{t}.org_id = ${}", params.len());
+        if let Some(markings) = &v.own_markings {
+            cond = format!("({cond} AND {t}.tlp IN ({}))", tlps(markings));
+        }
+        any.push(cond);
+    }
     let mut others = vec![];
     if !v.open.is_empty() {
         others.push(format!("{t}.tlp IN ({})", tlps(&v.open)));
@@ -948,6 +956,7 @@ impl SubmissionWriter<'_> {
         )?;
         match row {
             Some(r) => {
+                versions::mark_versions(&mut *self.tx, &o.stix_id)?;
                 self.last_added = added;
                 self.objects += 1;
                 Ok(Some(r.i64(0)?))
@@ -1244,17 +1253,19 @@ fn record_from_row(r: &Row) -> Result<SourceRecord> {
     })
 }
 
-fn object_from_row(r: &Row) -> Result<StoredObject> {
+/// The object in the first [`OBJECT_NCOLS`] columns; its texts are moved out of the row
+/// (pages of large objects are not copied again).
+fn object_from_row(r: &mut Row) -> Result<StoredObject> {
     Ok(StoredObject {
         pk: r.i64(0)?,
-        stix_id: r.string(1)?,
-        stix_type: r.string(2)?,
-        version: r.string(3)?,
-        spec_version: r.string(4)?,
+        stix_id: r.take_string(1)?,
+        stix_type: r.take_string(2)?,
+        version: r.take_string(3)?,
+        spec_version: r.take_string(4)?,
         org_id: r.i64(5)?,
         submission_id: r.i64(6)?,
         tlp: parse_tlp(r.str(7)?).map_err(corrupt("object tlp"))?,
         date_added: time_col(r, 8)?,
-        json: r.string(9)?,
+        json: r.take_string(9)?,
     })
 }

@@ -446,10 +446,18 @@ impl Store {
                     ),
                     &p,
                 )?;
+                let touched: Vec<String> = c
+                    .query(&format!("SELECT DISTINCT stix_id {obj_where}"), &p)?
+                    .iter()
+                    .map(|r| r.string(0))
+                    .collect::<Result<_>>()?;
                 c.execute(
                     &format!("DELETE FROM objects WHERE pk IN (SELECT pk {obj_where})"),
                     &p,
                 )?;
+                for id in &touched {
+                    super::versions::mark_versions(c, id)?;
+                }
             }
             Ok(PurgeCount {
                 agreement_id: a.id,

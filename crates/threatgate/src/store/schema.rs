@@ -247,6 +247,26 @@ CREATE TABLE network_contacts (
     updated_at TEXT NOT NULL
 );
 "#,
+}, Migration {
+    version: 5,
+    name: "objects: latest/first version flags maintained at write time, (stix_id, version) index",
+    // `is_latest`: no stored row of the same STIX id has a later version, nor the same
+    // version with a smaller pk (an earlier copy from another source). `is_first` likewise
+    // for the earliest version. Such a row is the answer to `match[version]=last` (`first`)
+    // for any reader who may see it, so collection reads skip the per-row version
+    // subqueries for it. Kept by `store::versions::mark_versions` in the writing
+    // transaction; new rows start at 1 (right for a new STIX id) until it runs.
+    sql: r#"
+ALTER TABLE objects ADD COLUMN is_latest {int} NOT NULL DEFAULT 1;
+ALTER TABLE objects ADD COLUMN is_first {int} NOT NULL DEFAULT 1;
+DROP INDEX objects_id;
+CREATE INDEX objects_id_version ON objects(stix_id, version, pk);
+UPDATE objects SET
+    is_latest = CASE WHEN EXISTS (SELECT 1 FROM objects y WHERE y.stix_id = objects.stix_id
+        AND (y.version > objects.version OR (y.version = objects.version AND y.pk < objects.pk))) THEN 0 ELSE 1 END,
+    is_first = CASE WHEN EXISTS (SELECT 1 FROM objects y WHERE y.stix_id = objects.stix_id
+        AND (y.version < objects.version OR (y.version = objects.version AND y.pk < objects.pk))) THEN 0 ELSE 1 END;
+"#,
 }];
 
 fn render(sql: &str, d: Dialect) -> String {

@@ -53,6 +53,23 @@ pub struct CollectionQuery {
     pub versions: VersionSelect,
     /// Only objects submitted by this org (the "submissions" collection).
     pub source_org: Option<OrgId>,
+    /// Only objects in this subset (a per-operation or per-report collection).
+    pub subset: Option<Subset>,
+}
+
+/// A collection's subset of the objects, rendered as SQL. It only narrows the policy's
+/// scope; it never admits anything the scope does not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subset {
+    /// Objects linked to an observable that is a target of this operation.
+    OperationTargets(i64),
+    /// Objects shared as one report (the shares' `reason`), with this recipient or, for
+    /// the sender, granted by this org.
+    ReportShares {
+        reason: String,
+        recipient: Option<OrgId>,
+        granted_by: Option<OrgId>,
+    },
 }
 
 /// One page of a collection read.
@@ -126,6 +143,34 @@ impl Store {
                     }
                 ));
             }
+            match &q.subset {
+                None => {}
+                Some(Subset::OperationTargets(op)) => {
+                    params.push((*op).into());
+                    wh.push(format!(
+                        "x.pk IN (SELECT oo.object_pk FROM object_observables oo JOIN targets t ON t.observable_id = oo.observable_id WHERE t.operation_id = ${})",
+                        params.len()
+                    ));
+                }
+                Some(Subset::ReportShares {
+                    reason,
+                    recipient,
+                    granted_by,
+                }) => {
+                    params.push(reason.as_str().into());
+                    let mut cond = vec![format!("s.reason = ${}", params.len())];
+                    for (col, v) in [("recipient", recipient), ("granted_by", granted_by)] {
+                        if let Some(v) = v {
+                            params.push((*v).into());
+                            cond.push(format!("s.{col} = ${}", params.len()));
+                        }
+                    }
+                    wh.push(format!(
+                        "x.pk IN (SELECT s.subject_id FROM shares s WHERE s.subject_kind = 'object' AND {})",
+                        cond.join(" AND ")
+                    ));
+                }
+            }
             // Versions the viewer may see, compared with the row.
             let y_vis = visibility_sql(scope.visibility(), "y", "object", &mut params);
             same.push(y_vis);
@@ -135,27 +180,44 @@ impl Store {
                     same.join(" AND ")
                 )
             };
+            // The write-time flags answer for most rows (see `versions`): a row flagged
+            // latest (first) is, for any reader who may see it, its id's latest (first)
+            // version and the first copy of it. Only the other rows need the comparison.
             let dup = "y.version = x.version AND y.pk < x.pk";
-            wh.push(other(dup));
             let v = &q.versions;
-            if !v.all {
-                let mut any = vec![];
-                if v.first {
-                    any.push(other(&format!("y.version < x.version OR ({dup})")));
-                }
+            let mut any = vec![];
+            if v.all {
+                any.push(format!(
+                    "x.is_latest = 1 OR x.is_first = 1 OR {}",
+                    other(dup)
+                ));
+            } else {
                 if v.last {
-                    any.push(other(&format!("y.version > x.version OR ({dup})")));
+                    any.push(format!(
+                        "x.is_latest = 1 OR {}",
+                        other(&format!("y.version > x.version OR ({dup})"))
+                    ));
+                }
+                if v.first {
+                    any.push(format!(
+                        "x.is_first = 1 OR {}",
+                        other(&format!("y.version < x.version OR ({dup})"))
+                    ));
                 }
                 if !v.exact.is_empty() {
                     let mut tmp = vec![];
                     push_in(&mut tmp, &mut params, "x.version", &v.exact);
-                    any.extend(tmp);
+                    any.push(format!(
+                        "{} AND (x.is_latest = 1 OR x.is_first = 1 OR {})",
+                        tmp.join(""),
+                        other(dup)
+                    ));
                 }
-                if any.is_empty() {
-                    any.push("1 = 0".into());
-                }
-                wh.push(format!("({})", any.join(" OR ")));
             }
+            if any.is_empty() {
+                any.push("1 = 0".into());
+            }
+            wh.push(format!("(({}))", any.join(") OR (")));
             let shared = shared_expr(scope, "x", "object", &mut params);
             params.push((q.base.limit as i64 + 1).into());
             let sql = format!(
@@ -165,9 +227,9 @@ impl Store {
             );
             let rows = c.query(&sql, &params)?;
             let more = rows.len() > q.base.limit;
-            let mut objects = vec![];
-            for r in rows.iter().take(q.base.limit) {
-                let o = object_from_row(r)?;
+            let mut objects = Vec::with_capacity(rows.len().min(q.base.limit));
+            for mut r in rows.into_iter().take(q.base.limit) {
+                let o = object_from_row(&mut r)?;
                 let shared = r.i64(OBJECT_NCOLS)? != 0;
                 if scope.permits(&ItemMeta {
                     source: o.org_id,
@@ -214,6 +276,9 @@ impl Store {
                     &[(*pk).into()],
                 )?;
                 c.execute("DELETE FROM objects WHERE pk = $1", &[(*pk).into()])?;
+            }
+            if !pks.is_empty() {
+                super::versions::mark_versions(c, stix_id)?;
             }
             let ev = AuditEvent::new(
                 actor,

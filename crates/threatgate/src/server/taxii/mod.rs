@@ -285,9 +285,7 @@ fn read_page(
     what: &str,
 ) -> Result<(Collection, CollectionPage), Problem> {
     let bulk = scope_for(s, &caller.org, Utc::now(), crate::policy::Channel::Bulk)?;
-    let c = collections::for_org_scoped(&caller.org, caller.token.role, &bulk)
-        .into_iter()
-        .find(|c| c.id.to_string() == cid.to_ascii_lowercase() || c.alias == cid)
+    let c = collections::find_scoped(s, &caller.org, caller.token.role, &bulk, cid)?
         .ok_or_else(|| not_found_collection(cid))?;
     require_read(&c)?;
     let scope = if c.channel == crate::policy::Channel::Bulk {
