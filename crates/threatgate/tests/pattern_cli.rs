@@ -56,7 +56,11 @@ fn check_rejects_invalid_patterns_naming_line_and_column() {
         // An observation expression must be closed.
         ("[ipv4-addr:value = '198.51.100.1'", 1, 34),
         // An error on the second line is reported there, not at the start.
-        ("[ipv4-addr:value = '198.51.100.1']\nAND [domain-name:value ~ 'x']", 2, 24),
+        (
+            "[ipv4-addr:value = '198.51.100.1']\nAND [domain-name:value ~ 'x']",
+            2,
+            24,
+        ),
     ];
     for (p, line, column) in cases {
         let o = tg(&["pattern", "check", p]);
@@ -78,7 +82,11 @@ fn check_rejects_invalid_patterns_naming_line_and_column() {
             out.contains(lib.message().as_str()),
             "{p}: the message says what was expected: {out}"
         );
-        assert_eq!(caret_column(&out), column, "{p}: caret under the error: {out}");
+        assert_eq!(
+            caret_column(&out),
+            column,
+            "{p}: caret under the error: {out}"
+        );
     }
 }
 
@@ -131,7 +139,11 @@ fn matched(pattern: &str, file: &str) -> String {
 #[test]
 fn match_prints_true_or_false_on_arrays_and_bundles() {
     let dir = tempfile::tempdir().unwrap();
-    let array = observed(dir.path(), "array.json", &json!([observed_data("198.51.100.7", 443)]));
+    let array = observed(
+        dir.path(),
+        "array.json",
+        &json!([observed_data("198.51.100.7", 443)]),
+    );
     let bundle = observed(
         dir.path(),
         "bundle.json",
@@ -173,19 +185,37 @@ fn match_prints_true_or_false_on_arrays_and_bundles() {
 #[test]
 fn match_reports_bad_patterns_and_bad_files_with_their_position() {
     let dir = tempfile::tempdir().unwrap();
-    let good = observed(dir.path(), "good.json", &json!([observed_data("198.51.100.7", 443)]));
+    let good = observed(
+        dir.path(),
+        "good.json",
+        &json!([observed_data("198.51.100.7", 443)]),
+    );
 
-    let o = tg(&["pattern", "match", "[ipv4-addr:value ~ '1']", "--observed", &good]);
+    let o = tg(&[
+        "pattern",
+        "match",
+        "[ipv4-addr:value ~ '1']",
+        "--observed",
+        &good,
+    ]);
     assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
     assert!(
         stderr(&o).contains("invalid pattern at line 1, column 18"),
         "{}",
         stderr(&o)
     );
-    assert!(stdout(&o).is_empty(), "no verdict on a bad pattern: {}", stdout(&o));
+    assert!(
+        stdout(&o).is_empty(),
+        "no verdict on a bad pattern: {}",
+        stdout(&o)
+    );
 
     let broken = dir.path().join("broken.json");
-    std::fs::write(&broken, "[\n  {\"type\": \"observed-data\",\n  \"objects\": }\n]\n").unwrap();
+    std::fs::write(
+        &broken,
+        "[\n  {\"type\": \"observed-data\",\n  \"objects\": }\n]\n",
+    )
+    .unwrap();
     let o = tg(&[
         "pattern",
         "match",
@@ -196,7 +226,10 @@ fn match_reports_bad_patterns_and_bad_files_with_their_position() {
     assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
     let err = stderr(&o);
     assert!(err.contains("broken.json"), "names the file: {err}");
-    assert!(err.contains("line 3, column 14"), "names the position: {err}");
+    assert!(
+        err.contains("line 3, column 14"),
+        "names the position: {err}"
+    );
 
     let scalar = observed(dir.path(), "scalar.json", &json!(42));
     let o = tg(&[

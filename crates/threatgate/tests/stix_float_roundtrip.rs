@@ -89,7 +89,12 @@ fn floats_survive_ingest_and_export_unchanged() {
                 "{}: x_float_{i} = {f} came back as {v}",
                 ts.engine
             );
-            assert_eq!(v.to_string(), *f, "{}: x_float_{i} spelled differently", ts.engine);
+            assert_eq!(
+                v.to_string(),
+                *f,
+                "{}: x_float_{i} spelled differently",
+                ts.engine
+            );
             assert!(
                 text.contains(&format!("\"x_float_{i}\":{f}"))
                     || text.contains(&format!("\"x_float_{i}\": {f}")),

@@ -20,11 +20,17 @@ fuzz_target!(|data: &[u8]| {
         }
         Ok(objects) => {
             assert!(objects.len() <= MAX_OBJECTS_PER_POST);
-            let ctx = ParseContext { name: "envelope".into(), path: None, opts: IngestOptions::default() };
+            let ctx = ParseContext {
+                name: "envelope".into(),
+                path: None,
+                opts: IngestOptions::default(),
+            };
             let mut state = BundleState::new(&ctx);
             let mut out = Collect::default();
             for (i, v) in objects.into_iter().enumerate() {
-                state.value(i, v, &mut out).expect("the collector never stops");
+                state
+                    .value(i, v, &mut out)
+                    .expect("the collector never stops");
             }
             state.finish(&mut out).expect("the collector never stops");
             for e in &out.events {

@@ -17,24 +17,39 @@ fuzz_target!(|data: &[u8]| {
             Err(p) => {
                 assert_eq!(p.status.as_u16(), 400, "{p:?}");
                 assert!(
-                    ["added_after", "limit", "next", "match["].iter().any(|k| p.description.contains(k)),
+                    ["added_after", "limit", "next", "match["]
+                        .iter()
+                        .any(|k| p.description.contains(k)),
                     "refusal names no parameter: {p:?}"
                 );
             }
             Ok(f) => {
                 let q = &f.query;
-                assert!((1..=MAX_PAGE_SIZE).contains(&q.base.limit), "limit {}", q.base.limit);
+                assert!(
+                    (1..=MAX_PAGE_SIZE).contains(&q.base.limit),
+                    "limit {}",
+                    q.base.limit
+                );
                 for list in [&q.base.ids, &q.base.types, &q.base.spec_versions] {
                     assert!(list.len() <= MAX_FILTER_VALUES);
-                    assert!(list.iter().all(|s| !s.is_empty() && s.trim() == s), "{list:?}");
+                    assert!(
+                        list.iter().all(|s| !s.is_empty() && s.trim() == s),
+                        "{list:?}"
+                    );
                 }
                 if let Some(t) = &q.added_after {
-                    assert!(parse_stored_time(t).is_some(), "added_after {t:?} does not read back");
+                    assert!(
+                        parse_stored_time(t).is_some(),
+                        "added_after {t:?} does not read back"
+                    );
                 }
                 assert_eq!(f.continued, q.base.after.is_some());
                 if let Some((added, pk)) = &q.base.after {
-                    let again = parse(Some(&format!("next={}", encode_cursor(added, *pk))), allowed)
-                        .expect("a cursor we encode parses");
+                    let again = parse(
+                        Some(&format!("next={}", encode_cursor(added, *pk))),
+                        allowed,
+                    )
+                    .expect("a cursor we encode parses");
                     assert_eq!(again.query.base.after.as_ref(), Some(&(added.clone(), *pk)));
                 }
             }

@@ -9,9 +9,7 @@
 //!   so the same indicator from two sources merges into one row);
 //! - claim fields stay in their ranges (confidence 0–100, Admiralty A–F and 1–6).
 
-use threatgate::ingest::{
-    self, Emit, Event, Format, IngestOptions, ParseContext, ParseEnd, Stop,
-};
+use threatgate::ingest::{self, Emit, Event, Format, IngestOptions, ParseContext, ParseEnd, Stop};
 use threatgate::model::Observable;
 
 /// Collects what a parser emits.
@@ -41,14 +39,20 @@ pub fn run(format: Format, data: &[u8]) {
         Ok(()) => {}
         Err(ParseEnd::Stopped) => panic!("the collector never stops the parser"),
         Err(ParseEnd::Fatal { location, reason }) => {
-            assert!(!reason.is_empty(), "fatal error without a reason at {location:?}");
+            assert!(
+                !reason.is_empty(),
+                "fatal error without a reason at {location:?}"
+            );
             check_location(&location, lines);
         }
     }
     for e in &out.events {
         match e {
             Event::Reject { location, reason } => {
-                assert!(!reason.is_empty(), "rejection without a reason at {location:?}");
+                assert!(
+                    !reason.is_empty(),
+                    "rejection without a reason at {location:?}"
+                );
                 check_location(location, lines);
             }
             Event::Item(item) => {
@@ -84,7 +88,10 @@ pub fn check_location(location: &str, lines: u64) {
         .next()
         .and_then(|d| d.parse().ok())
         .unwrap_or_else(|| panic!("location {location:?} has no line number"));
-    assert!(n >= 1 && n <= lines, "location {location:?} outside the input's {lines} line(s)");
+    assert!(
+        n >= 1 && n <= lines,
+        "location {location:?} outside the input's {lines} line(s)"
+    );
 }
 
 /// Canonicalising a canonical observable again must change nothing.
