@@ -39,6 +39,11 @@ pub fn parse_time(raw: &[u8]) -> Option<DateTime<Utc>> {
 
 fn parse_epoch(s: &str) -> Option<DateTime<Utc>> {
     let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    // "2024.0.2.7" is digits and dots but no epoch (found by the `kv` fuzz target: the
+    // second dot underflowed the fraction's digit arithmetic).
+    if !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
     let n: i64 = int.parse().ok()?;
     let (secs, nanos) = match int.len() {
         1..=11 => {
@@ -105,6 +110,8 @@ mod tests {
         assert_eq!(parse_time(b"2023-11-14 22:13:20"), Some(want));
         assert_eq!(parse_time(b"Nov 14 2023 22:13:20"), Some(want));
         assert_eq!(parse_time(b"nonsense"), None);
+        assert_eq!(parse_time(b"2024.0.2.7"), None);
+        assert_eq!(parse_time(b"1700000000.5.1"), None);
         assert_eq!(
             parse_line_prefix_time(b"2023-11-14 22:13:20 GET x"),
             Some(want)

@@ -50,7 +50,7 @@ use crate::model::{Claim, Observable, Org, Pap, Submission, Time, Tlp};
 use crate::policy::Refusal;
 use crate::store::{NewObject, Store, StoreError};
 
-pub use pipeline::ObjectOutcome;
+pub use pipeline::{parse, ObjectOutcome};
 
 /// The formats ingest understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]

@@ -450,7 +450,9 @@ fn end_of_input(
     sink.finish(bytes)
 }
 
-fn parse(
+/// Run the parser for `format` over `reader`, handing what it finds to `out`; no store is
+/// touched (the pipeline's parser side, public so that fuzz targets reach every parser).
+pub fn parse(
     format: Format,
     reader: impl Read,
     ctx: &ParseContext,

@@ -1,0 +1,5 @@
+//! STIX bundles as ingest maps them to claims (validation, markings, indicator patterns); the harness (src/lib.rs) says what is checked.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| threatgate_fuzz::run(threatgate::ingest::Format::Stix, data));
