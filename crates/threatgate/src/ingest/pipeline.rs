@@ -33,13 +33,16 @@ use super::{
 };
 use crate::model::{Agreement, Org, Time};
 use crate::policy;
-use crate::store::{AuditEvent, Store, StoreError, SubmissionMeta, SubmissionWriter};
+use crate::store::{AuditEvent, Entry, Store, StoreError, SubmissionMeta, SubmissionWriter};
 
 /// Events per channel message: large enough that channel overhead vanishes, small enough
 /// that a stop is noticed quickly.
 pub const BATCH_EVENTS: usize = 512;
 /// Batches the channel holds before the parser waits for the writer.
 pub const CHANNEL_BATCHES: usize = 8;
+/// Items written per batch by the store's bulk path: large enough that each statement
+/// carries hundreds of rows, small enough to keep memory and a batch's sort cheap.
+pub const WRITE_BATCH_ITEMS: usize = 4096;
 /// Types that qualify other objects and are not subject to an agreement's scope.
 pub const META_TYPES: &[&str] = ::stix::common::META_TYPES;
 
@@ -64,6 +67,8 @@ pub(crate) struct Sink<'s> {
     format: Format,
     partial: bool,
     writer: Option<SubmissionWriter<'s>>,
+    /// Items waiting to be written as one batch.
+    pending: Vec<Item>,
     types: BTreeSet<String>,
     pub report: IngestReport,
     objects: u64,
@@ -120,6 +125,7 @@ impl<'s> Sink<'s> {
             format,
             partial: opts.partial,
             writer: Some(writer),
+            pending: Vec::with_capacity(WRITE_BATCH_ITEMS),
             types: BTreeSet::new(),
             report: IngestReport::default(),
             objects: 0,
@@ -211,31 +217,7 @@ impl<'s> Sink<'s> {
         if self.refusing {
             return Ok(());
         }
-        let w = self.writer.as_mut().expect("writer open while applying");
-        let mut pk = None;
-        if let Some(o) = &item.object {
-            pk = match w.add_object(o) {
-                Ok(Some(pk)) => {
-                    self.objects += 1;
-                    *self
-                        .report
-                        .objects_by_type
-                        .entry(o.stix_type.clone())
-                        .or_default() += 1;
-                    Some(pk)
-                }
-                Ok(None) => match w.existing_object(&o.stix_id, &o.version) {
-                    Ok(pk) => pk,
-                    Err(e) => return Err(self.store_err(e)),
-                },
-                Err(e) => return Err(self.store_err(e)),
-            };
-        }
-        for (obs, claim) in &item.claims {
-            let w = self.writer.as_mut().expect("writer open while applying");
-            if let Err(e) = w.add_claim(obs, claim, pk) {
-                return Err(self.store_err(e));
-            }
+        for (obs, _) in &item.claims {
             self.claims += 1;
             match self.report.by_type.get_mut(obs.kind.as_str()) {
                 Some(n) => *n += 1,
@@ -244,6 +226,44 @@ impl<'s> Sink<'s> {
                 }
             }
         }
+        self.pending.push(item);
+        if self.pending.len() >= WRITE_BATCH_ITEMS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Write the pending items in one batch (see [`SubmissionWriter::add_entries`]).
+    fn flush(&mut self) -> Result<(), IngestError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let items = std::mem::take(&mut self.pending);
+        let entries: Vec<Entry<'_>> = items
+            .iter()
+            .map(|i| Entry {
+                object: i.object.as_ref(),
+                claims: &i.claims,
+            })
+            .collect();
+        let w = self.writer.as_mut().expect("writer open while applying");
+        let stored = match w.add_entries(&entries) {
+            Ok(s) => s,
+            Err(e) => return Err(self.store_err(e)),
+        };
+        for (item, new) in items.iter().zip(stored) {
+            if let (Some(o), true) = (&item.object, new) {
+                self.objects += 1;
+                match self.report.objects_by_type.get_mut(&o.stix_type) {
+                    Some(n) => *n += 1,
+                    None => {
+                        self.report.objects_by_type.insert(o.stix_type.clone(), 1);
+                    }
+                }
+            }
+        }
+        self.pending = items;
+        self.pending.clear();
         Ok(())
     }
 
@@ -252,6 +272,7 @@ impl<'s> Sink<'s> {
         if self.refusing {
             return Err(self.refusal());
         }
+        self.flush()?;
         let w = self.writer.take().expect("writer open at finish");
         let detail = json!({
             "file": self.file,
