@@ -22,6 +22,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use serde::Serialize;
@@ -69,6 +70,8 @@ pub(crate) struct Sink<'s> {
     writer: Option<SubmissionWriter<'s>>,
     /// Items waiting to be written as one batch.
     pending: Vec<Item>,
+    /// Where the writer's time went (logged at debug level on commit).
+    timings: Timings,
     types: BTreeSet<String>,
     pub report: IngestReport,
     objects: u64,
@@ -126,6 +129,7 @@ impl<'s> Sink<'s> {
             partial: opts.partial,
             writer: Some(writer),
             pending: Vec::with_capacity(WRITE_BATCH_ITEMS),
+            timings: Timings::default(),
             types: BTreeSet::new(),
             report: IngestReport::default(),
             objects: 0,
@@ -247,10 +251,12 @@ impl<'s> Sink<'s> {
             })
             .collect();
         let w = self.writer.as_mut().expect("writer open while applying");
+        let started = Instant::now();
         let stored = match w.add_entries(&entries) {
             Ok(s) => s,
             Err(e) => return Err(self.store_err(e)),
         };
+        self.timings.writing += started.elapsed();
         for (item, new) in items.iter().zip(stored) {
             if let (Some(o), true) = (&item.object, new) {
                 self.objects += 1;
@@ -282,9 +288,18 @@ impl<'s> Sink<'s> {
             "objects_by_type": self.report.objects_by_type,
             "rejected_items": self.report.rejected.iter().take(20).map(|r| r.to_string()).collect::<Vec<_>>(),
         });
+        let started = Instant::now();
         let sub = w
             .finish(self.report.rejected.len() as i64, detail)
             .map_err(|e| self.store_err(e))?;
+        self.timings.committing = started.elapsed();
+        tracing::debug!(
+            file = %self.file,
+            waiting_for_parser_ms = self.timings.waiting.as_millis() as u64,
+            writing_ms = self.timings.writing.as_millis() as u64,
+            committing_ms = self.timings.committing.as_millis() as u64,
+            "ingest writer timings"
+        );
         self.report.files.push(super::FileReport {
             file: self.file.clone(),
             format: self.format,
@@ -297,6 +312,14 @@ impl<'s> Sink<'s> {
         self.report.submissions.push(sub);
         Ok(self.report)
     }
+}
+
+/// Where the writer thread's time goes: waiting for the parser, writing batches, commit.
+#[derive(Debug, Default)]
+struct Timings {
+    waiting: Duration,
+    writing: Duration,
+    committing: Duration,
 }
 
 /// Audit a refusal (the store is otherwise unchanged) and build the error.
@@ -410,7 +433,10 @@ pub(crate) fn run(
             }
         });
         let mut apply_result = Ok(());
-        'outer: for batch in rx.iter() {
+        'outer: loop {
+            let started = Instant::now();
+            let Ok(batch) = rx.recv() else { break };
+            sink.timings.waiting += started.elapsed();
             for e in batch {
                 if let Err(err) = sink.apply(e) {
                     apply_result = Err(err);

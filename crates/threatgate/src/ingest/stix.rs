@@ -458,8 +458,8 @@ mod tests {
         let (ev, _) = run(&text);
         match &ev[1] {
             Event::Reject { location, reason } => {
-                assert_eq!(location, "/objects/1");
-                assert_eq!(reason, "indicator is missing required property \"pattern\"");
+                assert_eq!(location, "/objects/1/pattern");
+                assert_eq!(reason, "indicator requires `pattern`");
             }
             other => panic!("{other:?}"),
         }
@@ -486,7 +486,7 @@ mod tests {
         assert_eq!(rejects.len(), 2, "{rejects:?}");
         assert_eq!(rejects[0].0, "/objects/0/pattern");
         assert!(
-            rejects[0].1.starts_with("invalid STIX pattern"),
+            rejects[0].1.starts_with("not a valid STIX pattern"),
             "{}",
             rejects[0].1
         );

@@ -133,12 +133,24 @@ impl SubmissionWriter<'_> {
         };
         // Rows to insert, as (entry index, version, date_added).
         let mut rows: Vec<(usize, String, String)> = vec![];
+        // Identical unversioned copies later in the batch: (entry index, first copy's index).
+        let mut first_copy: HashMap<(&str, &str), usize> = HashMap::new();
+        let mut copies: Vec<(usize, usize)> = vec![];
         for (i, e) in entries.iter().enumerate() {
             let Some(o) = e.object else { continue };
             if o.version.is_empty() {
                 if let Some(pk) = find_same(&same_json, o) {
                     pks[i] = Some(pk);
                     continue;
+                }
+                match first_copy.entry((o.stix_id.as_str(), o.json.as_str())) {
+                    std::collections::hash_map::Entry::Occupied(f) => {
+                        copies.push((i, *f.get()));
+                        continue;
+                    }
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert(i);
+                    }
                 }
             }
             let added = self.next_added();
@@ -192,18 +204,7 @@ impl SubmissionWriter<'_> {
                     pks[i] = Some(pk);
                     stored[i] = true;
                     self.objects += 1;
-                    if o.version.is_empty() {
-                        // A later identical copy in this batch is this object.
-                        same_json
-                            .entry(o.stix_id.clone())
-                            .or_default()
-                            .push((o.json.clone(), pk));
-                    }
                 }
-                None if o.version.is_empty() => match find_same(&same_json, o) {
-                    Some(pk) => pks[i] = Some(pk),
-                    None => conflicted.push((i, version)),
-                },
                 None => conflicted.push((i, version)),
             }
         }
@@ -233,6 +234,9 @@ impl SubmissionWriter<'_> {
                 .get(o.stix_id.as_str())
                 .and_then(|v| v.iter().find(|(ver, _)| *ver == version))
                 .map(|(_, pk)| *pk);
+        }
+        for (i, first) in copies {
+            pks[i] = pks[first];
         }
         Ok((pks, stored))
     }
