@@ -35,6 +35,7 @@ pub mod object;
 pub mod pattern;
 pub mod sco;
 pub mod sdo;
+pub mod syntax;
 pub mod validate;
 pub mod view;
 

@@ -813,6 +813,14 @@ impl<'a> Checker<'a> {
             }
             "domain-name" | "email-addr" | "ipv4-addr" | "ipv6-addr" | "mac-addr" | "url" => {
                 self.expect_kind("value", Value::is_string, "a string");
+                let syntax = match (type_name, obj.get("value").and_then(Value::as_str)) {
+                    ("domain-name", Some(v)) => crate::syntax::check_domain_name(v).err(),
+                    ("url", Some(v)) => crate::syntax::check_uri(v).err(),
+                    _ => None,
+                };
+                if let Some(why) = syntax {
+                    self.err(self.p("value"), "format", why);
+                }
             }
             "marking-definition" => self.check_marking_definition(),
             "opinion" => {

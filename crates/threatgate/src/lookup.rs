@@ -71,16 +71,11 @@ pub fn view_of(
         .into_iter()
         .filter_map(|o| serde_json::from_str(&o.json).ok())
         .collect();
-    // Sightings are shown to the observable's sources and to the sighter itself.
     let visible_sources: Vec<OrgId> = records.iter().map(|r| r.org_id).collect();
     let sightings = store
         .sightings(row.id)?
         .into_iter()
-        .filter(|s| {
-            scope.viewer == Some(s.org_id)
-                || scope.viewer.is_some_and(|v| visible_sources.contains(&v))
-                || is_hub(&orgs, scope.viewer)
-        })
+        .filter(|s| scope.permits_sighting(s.org_id, &visible_sources))
         .collect();
     let records = records
         .into_iter()
@@ -99,11 +94,6 @@ pub fn view_of(
         objects,
         sightings,
     }))
-}
-
-fn is_hub(orgs: &[Org], id: Option<OrgId>) -> bool {
-    orgs.iter()
-        .any(|o| Some(o.id) == id && o.kind == OrgKind::Hub)
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -76,6 +76,7 @@ pub struct ReadScope {
     pub at: Time,
     pub channel: Channel,
     visibility: Visibility,
+    viewer_is_hub: bool,
 }
 
 /// Compute what `viewer` may read at instant `at` through `channel`.
@@ -112,6 +113,7 @@ pub fn read_scope(viewer: &Org, agreements: &[Agreement], at: Time, channel: Cha
         at,
         channel,
         visibility,
+        viewer_is_hub: viewer.kind == OrgKind::Hub,
     }
 }
 
@@ -160,6 +162,7 @@ impl ReadScope {
                 if_shared: vec![],
                 types: None,
             },
+            viewer_is_hub: false,
         }
     }
 
@@ -180,6 +183,17 @@ impl ReadScope {
             }
         }
         v.open.contains(&item.tlp) || (item.shared_with_viewer && v.if_shared.contains(&item.tlp))
+    }
+
+    /// Whether a sighting reported by `sighter` may be shown, given the sources of the
+    /// sighted observable that this viewer can already read. Sightings tell a source where
+    /// its data was seen; they go to those sources, to the sighter itself and to the hub,
+    /// never to other members (who would learn what another member's logs contain).
+    pub fn permits_sighting(&self, sighter: OrgId, readable_sources: &[OrgId]) -> bool {
+        let Some(viewer) = self.viewer else {
+            return false;
+        };
+        self.viewer_is_hub || viewer == sighter || readable_sources.contains(&viewer)
     }
 
     /// Whether explicit shares can matter to this viewer (saves a lookup when not).

@@ -76,10 +76,12 @@ pub fn write_bundle<W: Write>(
                 value: obs.value.clone(),
             };
             let sco = sco_for(&observable);
-            let sco_key = (
-                sco["id"].as_str().unwrap_or_default().to_string(),
-                String::new(),
-            );
+            let sco_key = sco.as_ref().map(|sco| {
+                (
+                    sco["id"].as_str().unwrap_or_default().to_string(),
+                    String::new(),
+                )
+            });
             for r in &records {
                 if r.claim.stix_ids.iter().any(|id| id.contains("--")) {
                     continue; // it arrived as STIX and was exported above
@@ -96,7 +98,10 @@ pub fn write_bundle<W: Write>(
                     sources.insert(r.org_id);
                     tlps.insert(tlp);
                 }
-                if !written.contains(&sco_key) {
+                if let (Some(sco), Some(sco_key)) = (&sco, &sco_key) {
+                    if written.contains(sco_key) {
+                        continue;
+                    }
                     // The SCO carries the most restrictive marking among the records shown.
                     let mut sco = sco.clone();
                     let max = records
@@ -114,11 +119,9 @@ pub fn write_bundle<W: Write>(
                         .or_default() += 1;
                 }
             }
+            let readable_sources: Vec<OrgId> = records.iter().map(|r| r.org_id).collect();
             for s in store.sightings(obs.id)? {
-                if !(scope.viewer == Some(s.org_id)
-                    || records.iter().any(|r| Some(r.org_id) == scope.viewer)
-                    || is_hub(&orgs, scope.viewer))
-                {
+                if !scope.permits_sighting(s.org_id, &readable_sources) {
                     continue;
                 }
                 let Some(r) = records.first() else { continue };
@@ -170,11 +173,6 @@ pub fn write_bundle<W: Write>(
     Ok(summary)
 }
 
-fn is_hub(orgs: &BTreeMap<OrgId, Org>, id: Option<OrgId>) -> bool {
-    id.and_then(|i| orgs.get(&i))
-        .is_some_and(|o| o.kind == OrgKind::Hub)
-}
-
 /// The STIX identity of an organisation.
 pub fn identity_for(o: &Org) -> Value {
     let created = stix_time(o.created_at);
@@ -198,25 +196,37 @@ pub fn tlp_marking_id(t: Tlp) -> &'static str {
     t.marking_id()
 }
 
-/// The SCO that carries an observable.
-pub fn sco_for(o: &Observable) -> Value {
-    match o.kind {
+/// The SCO that carries an observable, or `None` when its value cannot be one.
+///
+/// STIX binds `domain-name` and `url` values to RFC syntax that threat data often breaks
+/// (see `stix::syntax`). A URL is percent-encoded into RFC 3986 form; a domain name that
+/// is not a valid IDNA2008 name gets no SCO. Either way the indicator's pattern keeps the
+/// value exactly as observed, because that is what a log will contain.
+pub fn sco_for(o: &Observable) -> Option<Value> {
+    let value = match o.kind {
         k if k.is_hash() => {
             let alg = k.stix_hash_algorithm().expect("a hash kind");
-            json!({
+            return Some(json!({
                 "type": "file",
                 "spec_version": "2.1",
                 "id": stix::id::file_id_from_hashes(&[(alg, &o.value)]).unwrap_or_default(),
                 "hashes": { alg: o.value },
-            })
+            }));
         }
-        k => json!({
-            "type": k.stix_type(),
-            "spec_version": "2.1",
-            "id": stix::id::sco_id(k.stix_type(), &json!({"value": o.value})).unwrap_or_default(),
-            "value": o.value,
-        }),
-    }
+        Kind::Url => stix::syntax::escape_uri(&o.value)?,
+        Kind::Domain => {
+            stix::syntax::check_domain_name(&o.value).ok()?;
+            o.value.clone()
+        }
+        _ => o.value.clone(),
+    };
+    let stix_type = o.kind.stix_type();
+    Some(json!({
+        "type": stix_type,
+        "spec_version": "2.1",
+        "id": stix::id::sco_id(stix_type, &json!({"value": value})).unwrap_or_default(),
+        "value": value,
+    }))
 }
 
 /// A STIX pattern naming exactly this observable.
