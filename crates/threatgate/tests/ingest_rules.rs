@@ -725,7 +725,11 @@ fn identical_scos_are_stored_once() {
         let p = write(dir.path(), "sco.json", bundle(&[SCO, SCO]).as_bytes());
         let r = ingest(store, &org, &[p.clone()], &IngestOptions::default()).unwrap();
         assert_eq!(r.objects_by_type.get("ipv4-addr"), Some(&1), "{r:?}");
-        assert_eq!(objects(store), 1, "two identical copies in one file are one object");
+        assert_eq!(
+            objects(store),
+            1,
+            "two identical copies in one file are one object"
+        );
         let before = counts(store);
         let r = ingest(store, &org, &[p], &IngestOptions::default()).unwrap();
         assert_eq!(r.objects_by_type.get("ipv4-addr"), None, "{r:?}");

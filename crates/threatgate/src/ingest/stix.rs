@@ -287,7 +287,9 @@ fn validate(index: usize, obj: &StixObject) -> Result<Valid, (String, String)> {
     let mut errors = report.errors();
     if let Some(first) = errors.next() {
         let mut reason = first.message.clone();
-        let rest: Vec<String> = errors.map(|i| format!("{}: {}", i.pointer, i.message)).collect();
+        let rest: Vec<String> = errors
+            .map(|i| format!("{}: {}", i.pointer, i.message))
+            .collect();
         if !rest.is_empty() {
             reason.push_str(&format!(" (and {} more: {})", rest.len(), rest.join("; ")));
         }

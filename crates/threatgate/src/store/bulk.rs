@@ -100,7 +100,10 @@ impl SubmissionWriter<'_> {
     }
 
     /// Objects: (pk per entry, newly stored per entry).
-    pub(super) fn write_objects(&mut self, entries: &[Entry<'_>]) -> Result<(Vec<Option<i64>>, Vec<bool>)> {
+    pub(super) fn write_objects(
+        &mut self,
+        entries: &[Entry<'_>],
+    ) -> Result<(Vec<Option<i64>>, Vec<bool>)> {
         let org = self.meta.org_id;
         let mut pks: Vec<Option<i64>> = vec![None; entries.len()];
         let mut stored = vec![false; entries.len()];
@@ -211,7 +214,13 @@ impl SubmissionWriter<'_> {
         // Resolve only the keys that already existed.
         let ids: Vec<&str> = conflicted
             .iter()
-            .map(|(i, _)| entries[*i].object.expect("row has an object").stix_id.as_str())
+            .map(|(i, _)| {
+                entries[*i]
+                    .object
+                    .expect("row has an object")
+                    .stix_id
+                    .as_str()
+            })
             .collect();
         let mut existing: HashMap<String, Vec<(String, i64)>> = HashMap::new();
         for chunk in ids.chunks(ROWS_PER_STATEMENT) {
@@ -312,11 +321,7 @@ impl SubmissionWriter<'_> {
 
     /// Records: this org's claims, merged per observable, inserted or merged into the
     /// stored record (rewritten only if the merge changed it).
-    fn write_records(
-        &mut self,
-        entries: &[Entry<'_>],
-        obs_ids: &ObsIds<'_>,
-    ) -> Result<()> {
+    fn write_records(&mut self, entries: &[Entry<'_>], obs_ids: &ObsIds<'_>) -> Result<()> {
         let org = self.meta.org_id;
         let mut merged: BTreeMap<i64, Claim> = BTreeMap::new();
         for e in entries {
@@ -381,7 +386,9 @@ impl SubmissionWriter<'_> {
             for &g in chunk {
                 let (oid, claim) = &groups[g];
                 let (rid, text) = stored.get(oid).ok_or_else(|| {
-                    StoreError::Db(format!("record of observable #{oid} conflicted but is missing"))
+                    StoreError::Db(format!(
+                        "record of observable #{oid} conflicted but is missing"
+                    ))
                 })?;
                 let before: Claim = serde_json::from_str(text)
                     .map_err(|e| StoreError::Corrupt(format!("record #{rid} claim: {e}")))?;
