@@ -433,6 +433,7 @@ pub fn sightings_bundle(
             "count": a.count.min(999_999_999),
             "description": format!("seen by {where_sighted}"),
             "where_sighted_refs": [sighter_identity],
+            "x_threatgate_where": where_sighted,
             "x_threatgate_values": a.values.iter().collect::<Vec<_>>(),
         });
         if let Some(f) = a.first_seen {
@@ -441,61 +442,159 @@ pub fn sightings_bundle(
         if let Some(l) = a.last_seen {
             s["last_seen"] = json!(stix_time(l));
         }
-        match info.ids.iter().find(|id| id.starts_with("indicator--")) {
-            Some(id) => s["sighting_of_ref"] = json!(id),
-            None => s["x_threatgate_value"] = json!(info.value),
+        if let Some(id) = info.ids.iter().find(|id| id.starts_with("indicator--")) {
+            s["sighting_of_ref"] = json!(id);
+        }
+        // Indicators from the store stand for one observable: name it, so the hub finds
+        // it whatever indicator ids it holds.
+        if info.pattern.is_none() && Observable::detect(&info.value).is_ok() {
+            s["x_threatgate_value"] = json!(info.value);
         }
         objects.push(s);
     }
     json!({"type": "bundle", "id": format!("bundle--{}", uuid::Uuid::new_v4()), "objects": objects})
 }
 
-/// Store sightings reported by `org` (from `threatgate match --report-to` or TAXII): each
-/// names its indicator or, for indicators built from records, the observable value.
-/// Returns how many were stored.
-pub fn store_sightings(store: &Store, org: &Org, sightings: &[Value]) -> Result<usize, MatchError> {
-    let mut n = 0;
-    for s in sightings {
-        let values: Vec<String> = s["x_threatgate_values"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let mut targets = values;
-        if let Some(v) = s["x_threatgate_value"].as_str() {
-            targets.push(v.to_string());
+/// What [`store_sightings`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SightingsReceipt {
+    /// Sightings stored (one per sighted observable).
+    pub stored: usize,
+    /// Sightings naming nothing the reporter may see (unknown and invisible look the same).
+    pub ignored: usize,
+}
+
+/// A reported sighting, checked.
+struct Reported {
+    count: i64,
+    first: Time,
+    last: Time,
+    where_sighted: String,
+    value: Option<String>,
+    sighting_of: Option<String>,
+}
+
+/// Check one reported STIX sighting; errors name the JSON pointer of the bad property.
+fn check_sighting(s: &Value, at: &str) -> Result<Reported, MatchError> {
+    let bad = |prop: &str, why: String| MatchError::Input(format!("{at}/{prop}: {why}"));
+    if s.get("type").and_then(Value::as_str) != Some("sighting") {
+        return Err(bad("type", "must be \"sighting\"".into()));
+    }
+    let count = match s.get("count") {
+        None => 1,
+        Some(c) => match c.as_i64() {
+            Some(n) if (1..=999_999_999).contains(&n) => n,
+            _ => {
+                return Err(bad(
+                    "count",
+                    format!("must be an integer from 1 to 999999999, found {c}"),
+                ))
+            }
+        },
+    };
+    let time = |prop: &str| -> Result<Option<Time>, MatchError> {
+        match s.get(prop) {
+            None => Ok(None),
+            Some(v) => v
+                .as_str()
+                .and_then(parse_stored_time)
+                .map(Some)
+                .ok_or_else(|| bad(prop, format!("must be an RFC 3339 timestamp, found {v}"))),
         }
-        let first = s["first_seen"]
-            .as_str()
-            .and_then(parse_stored_time)
-            .unwrap_or_else(Utc::now);
-        let last = s["last_seen"]
-            .as_str()
-            .and_then(parse_stored_time)
-            .unwrap_or(first);
-        let count = s["count"].as_i64().unwrap_or(1).max(1);
-        for t in targets {
-            let Ok(o) = Observable::detect(&t) else {
+    };
+    let first = time("first_seen")?;
+    let last = time("last_seen")?;
+    let (first, last) = match (first, last) {
+        (Some(f), Some(l)) if l < f => {
+            return Err(bad("last_seen", "is earlier than first_seen".into()))
+        }
+        (Some(f), Some(l)) => (f, l),
+        (Some(t), None) | (None, Some(t)) => (t, t),
+        (None, None) => {
+            let now = Utc::now();
+            (now, now)
+        }
+    };
+    let text = |prop: &str| -> Result<Option<String>, MatchError> {
+        match s.get(prop) {
+            None => Ok(None),
+            Some(Value::String(v)) => Ok(Some(v.clone())),
+            Some(v) => Err(bad(prop, format!("must be a string, found {v}"))),
+        }
+    };
+    let value = text("x_threatgate_value")?;
+    let sighting_of = text("sighting_of_ref")?;
+    if value.is_none() && sighting_of.is_none() {
+        return Err(bad(
+            "sighting_of_ref",
+            "missing: a sighting names its indicator (sighting_of_ref) or its observable (x_threatgate_value)".into(),
+        ));
+    }
+    let where_sighted = text("x_threatgate_where")?
+        .or(text("description")?)
+        .unwrap_or_default()
+        .chars()
+        .take(200)
+        .collect();
+    Ok(Reported {
+        count,
+        first,
+        last,
+        where_sighted,
+        value,
+        sighting_of,
+    })
+}
+
+/// Store sightings reported by `org` (`threatgate match --report-to`, received by
+/// `POST /api/v1/sightings`). Each names its observable (`x_threatgate_value`) or an
+/// indicator stored here (`sighting_of_ref`); it is stored once per sighted observable the
+/// reporter may see through the policy (the same bulk scope as its indicator set), and
+/// ignored otherwise, so a reporter learns nothing about what it may not see. All or
+/// nothing: one malformed sighting refuses the whole report, naming it.
+pub fn store_sightings(
+    store: &Store,
+    org: &Org,
+    sightings: &[Value],
+) -> Result<SightingsReceipt, MatchError> {
+    let checked: Vec<Reported> = sightings
+        .iter()
+        .enumerate()
+        .map(|(i, s)| check_sighting(s, &format!("/objects/{i}")))
+        .collect::<Result<_, _>>()?;
+    let scope = scope_for(store, org, Utc::now(), Channel::Bulk)?;
+    let mut receipt = SightingsReceipt::default();
+    for r in checked {
+        let mut targets: BTreeSet<i64> = BTreeSet::new();
+        if let Some(o) = r.value.as_deref().and_then(|v| Observable::detect(v).ok()) {
+            if let Some(row) = store.observable(o.kind, &o.value)? {
+                targets.insert(row.id);
+            }
+        }
+        if let Some(id) = &r.sighting_of {
+            targets.extend(store.observables_of_object(id)?);
+        }
+        let mut stored = false;
+        for id in targets {
+            if store.visible_records(id, &scope)?.is_empty() {
                 continue;
-            };
-            let Some(row) = store.observable(o.kind, &o.value)? else {
-                continue;
-            };
+            }
             store.add_sighting(&crate::store::NewSighting {
-                observable_id: row.id,
+                observable_id: id,
                 org_id: org.id,
-                count,
-                first_seen: first,
-                last_seen: last,
-                where_sighted: s["description"].as_str().unwrap_or("").to_string(),
+                count: r.count,
+                first_seen: r.first,
+                last_seen: r.last,
+                where_sighted: r.where_sighted.clone(),
             })?;
-            n += 1;
+            receipt.stored += 1;
+            stored = true;
+        }
+        if !stored {
+            receipt.ignored += 1;
         }
     }
-    Ok(n)
+    Ok(receipt)
 }
 
 /// Read a bundle of indicators from a file path.

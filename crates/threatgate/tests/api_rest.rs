@@ -116,6 +116,7 @@ fn openapi_document_describes_every_route() {
         "/api/v1/tokens",
         "/api/v1/tokens/{id}",
         "/api/v1/observables",
+        "/api/v1/sightings",
         "/api/v1/audit",
         "/api/v1/audit/verify",
         "/api/v1/whoami",

@@ -511,6 +511,43 @@ conformance!(enrichment_and_sightings_round_trip, |ts| {
     assert_eq!((s.len(), s[0].id, s[0].count), (1, sid, 3));
 });
 
+conformance!(observables_of_an_object_across_versions, |ts| {
+    let w = world(&ts.store);
+    let id = "indicator--00000000-0000-4000-8000-0000000000aa";
+    let mut wr = ts.store.begin_submission(meta(&w.partner)).unwrap();
+    let mut linked = vec![];
+    for (version, value) in [
+        ("2024-01-01T00:00:00.000Z", "192.0.2.1"),
+        ("2024-02-01T00:00:00.000Z", "evil.example"),
+    ] {
+        let pk = wr
+            .add_object(&NewObject {
+                stix_id: id.into(),
+                stix_type: "indicator".into(),
+                version: version.into(),
+                spec_version: "2.1".into(),
+                tlp: Tlp::Green,
+                json: json!({"type": "indicator", "id": id}).to_string(),
+            })
+            .unwrap()
+            .unwrap();
+        let (oid, _) = wr
+            .add_claim(&obs(value), &claim(Tlp::Green, &["c2"]), Some(pk))
+            .unwrap();
+        linked.push(oid);
+    }
+    wr.add_claim(&obs("198.51.100.1"), &claim(Tlp::Green, &["c2"]), None)
+        .unwrap();
+    wr.finish(0, json!({})).unwrap();
+    linked.sort();
+    assert_eq!(ts.store.observables_of_object(id).unwrap(), linked);
+    assert!(ts
+        .store
+        .observables_of_object("indicator--00000000-0000-4000-8000-0000000000ff")
+        .unwrap()
+        .is_empty());
+});
+
 conformance!(reopening_does_not_reapply_migrations, |ts| {
     let v: i64 = ts
         .store

@@ -27,6 +27,8 @@ struct P<'a, 'b> {
 }
 
 type R<T> = Result<T, SkipReason>;
+/// Bytes of a string looked at one by one before `memchr` takes over.
+const SHORT_STRING: usize = 16;
 const BAD: SkipReason = SkipReason::MalformedJson;
 
 pub(crate) fn parse_line(line: &[u8], sc: &mut JsonScratch, ctx: &mut LineCtx<'_>) -> R<()> {
@@ -164,6 +166,19 @@ impl P<'_, '_> {
         let start = self.i + 1;
         let mut j = start;
         let mut escaped = false;
+        // Keys and most values are a few bytes long: a scalar look first is cheaper than
+        // setting up a vector search.
+        let near = self.s.len().min(start + SHORT_STRING);
+        while j < near {
+            match self.s[j] {
+                b'"' => {
+                    self.i = j + 1;
+                    return Ok((start, j, false));
+                }
+                b'\\' => break,
+                _ => j += 1,
+            }
+        }
         loop {
             let k = memchr::memchr2(b'"', b'\\', &self.s[j..]).ok_or(BAD)?;
             j += k;
@@ -191,7 +206,11 @@ impl P<'_, '_> {
         if !self.sc.path.is_empty() {
             self.sc.path.push('.');
         }
-        self.sc.path.push_str(&String::from_utf8_lossy(&key));
+        // Keys are almost always ASCII: validate directly (the lossy path walks chunks).
+        match std::str::from_utf8(&key) {
+            Ok(k) => self.sc.path.push_str(k),
+            Err(_) => self.sc.path.push_str(&String::from_utf8_lossy(&key)),
+        }
         self.sc.key = key;
         Ok(())
     }

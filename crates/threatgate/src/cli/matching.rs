@@ -35,7 +35,8 @@ pub struct MatchArgs {
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Post STIX sightings of what matched to the hub at this base URL.
+    /// Post STIX sightings of what matched to the hub at this base URL (`/api/v1/sightings`,
+    /// authenticated with --token).
     #[arg(long)]
     pub report_to: Option<String>,
     /// Where the logs come from, for the sightings (e.g. a sensor name).
@@ -135,9 +136,9 @@ pub fn run(cli: &Cli, a: &MatchArgs) -> Result<ExitCode> {
     if let Some(url) = &a.report_to {
         let bundle =
             matching::sightings_bundle(&indicators, &sink.sightings, &org.identity_id, &a.sensor);
-        let n = crate::sync::post_sightings(url, a.token.as_deref(), &bundle)
+        let (stored, ignored) = crate::sync::post_sightings(url, a.token.as_deref(), &bundle)
             .with_context(|| format!("reporting sightings to {url}"))?;
-        eprintln!("reported {n} sightings to {url}");
+        eprintln!("reported {} sightings to {url}: {stored} stored, {ignored} of nothing the hub lets this org see", sink.sightings.len());
     }
     Ok(ExitCode::SUCCESS)
 }

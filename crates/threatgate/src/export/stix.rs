@@ -125,7 +125,15 @@ pub fn write_bundle<W: Write>(
                     continue;
                 }
                 let Some(r) = records.first() else { continue };
-                let ind_id = derived_indicator_id(&observable, &orgs[&r.org_id]);
+                // The indicator the bundle holds for this record: the one submitted as
+                // STIX (exported above), else the derived one.
+                let ind_id = r
+                    .claim
+                    .stix_ids
+                    .iter()
+                    .find(|id| id.starts_with("indicator--"))
+                    .cloned()
+                    .unwrap_or_else(|| derived_indicator_id(&observable, &orgs[&r.org_id]));
                 let sighter = &orgs[&s.org_id];
                 let tlp = r.claim.tlp_or_default();
                 let sighting = json!({

@@ -566,6 +566,20 @@ impl Store {
         )
     }
 
+    /// Observables linked to any stored version of the STIX object `stix_id` (for
+    /// sightings that name an indicator). Access is the caller's to check.
+    pub fn observables_of_object(&self, stix_id: &str) -> Result<Vec<i64>> {
+        self.read(|c| {
+            c.query(
+                "SELECT DISTINCT oo.observable_id FROM object_observables oo JOIN objects o ON o.pk = oo.object_pk WHERE o.stix_id = $1 ORDER BY oo.observable_id",
+                &[stix_id.into()],
+            )?
+            .iter()
+            .map(|r| r.i64(0))
+            .collect()
+        })
+    }
+
     // ----- shares -----
 
     /// Record explicit shares of records or objects with `recipient`. Idempotent.

@@ -306,20 +306,41 @@ pub fn fetch_collection_objects(url: &str, token: Option<&str>) -> Result<Vec<Va
     bail!("{url}: stopped after {MAX_FETCH_PAGES} pages")
 }
 
-/// POST a STIX bundle's objects to a remote collection URL; returns how many succeeded.
-pub fn post_sightings(url: &str, token: Option<&str>, bundle: &Value) -> Result<usize> {
-    let r = Remote::connect(url, "", token)?;
+/// The hub's sightings route, under a base URL (`https://hub.example`).
+pub const SIGHTINGS_PATH: &str = "/api/v1/sightings";
+/// Sightings per request (the hub accepts up to 10,000).
+pub const SIGHTINGS_BATCH: usize = 5_000;
+
+/// POST a bundle of STIX sightings to the hub at `base` (its base URL, or the full
+/// [`SIGHTINGS_PATH`] URL); returns `(stored, ignored)` summed over the batches.
+pub fn post_sightings(base: &str, token: Option<&str>, bundle: &Value) -> Result<(u64, u64)> {
+    let url = if base.trim_end_matches('/').ends_with(SIGHTINGS_PATH) {
+        base.trim_end_matches('/').to_string()
+    } else {
+        format!("{}{SIGHTINGS_PATH}", base.trim_end_matches('/'))
+    };
+    let client = client()?;
     let objects = bundle
         .get("objects")
         .and_then(Value::as_array)
-        .cloned()
+        .map(Vec::as_slice)
         .unwrap_or_default();
-    let mut ok = 0;
-    for chunk in objects.chunks(PUSH_BATCH) {
-        let s = r.wait_status(r.add_objects(chunk)?)?;
-        ok += s.get("success_count").and_then(Value::as_u64).unwrap_or(0) as usize;
+    let (mut stored, mut ignored) = (0, 0);
+    for chunk in objects.chunks(SIGHTINGS_BATCH) {
+        let mut rb = client
+            .post(&url)
+            .json(&json!({"type": "bundle", "objects": chunk}));
+        if let Some(t) = token {
+            rb = rb.bearer_auth(t);
+        }
+        let resp = rb.send().with_context(|| format!("POST {url}"))?;
+        let r: Value = check(resp, "reporting sightings")?
+            .json()
+            .with_context(|| format!("POST {url}: the answer is not JSON"))?;
+        stored += r.get("stored").and_then(Value::as_u64).unwrap_or(0);
+        ignored += r.get("ignored").and_then(Value::as_u64).unwrap_or(0);
     }
-    Ok(ok)
+    Ok((stored, ignored))
 }
 
 /// What a pull or push did.

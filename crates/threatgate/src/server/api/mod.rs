@@ -21,6 +21,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 
+mod sightings;
+
 use super::auth::Caller;
 use super::error::{ErrorBody, Problem};
 use super::limits::{API_DEFAULT_LIMIT, API_MAX_LIMIT, MAX_JSON_DEPTH};
@@ -45,6 +47,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/tokens", get(list_tokens).post(create_token))
         .route("/api/v1/tokens/{id}", delete(revoke_token))
         .route("/api/v1/observables", get(search_observable))
+        .route("/api/v1/sightings", post(sightings::report_sightings))
         .route("/api/v1/stats", get(stats))
         .route("/api/v1/audit", get(list_audit))
         .route("/api/v1/audit/verify", get(verify_audit))
@@ -54,13 +57,15 @@ pub fn router() -> Router<AppState> {
 #[openapi(
     info(
         title = "threatgate management API",
-        description = "Organisations, agreements, tokens, observable search and the audit log of a threatgate exchange. Authenticate with `Authorization: Bearer <token>` (or HTTP Basic with the token as password). TAXII 2.1 is served separately under /taxii2/.",
+        description = "Organisations, agreements, tokens, observable search, sightings reports and the audit log of a threatgate exchange. Authenticate with `Authorization: Bearer <token>` (or HTTP Basic with the token as password). TAXII 2.1 is served separately under /taxii2/.",
         version = "1"
     ),
     paths(whoami, list_orgs, create_org, get_org, list_agreements, create_agreement, end_agreement,
-          list_tokens, create_token, revoke_token, search_observable, stats, list_audit, verify_audit),
+          list_tokens, create_token, revoke_token, search_observable, sightings::report_sightings, stats,
+          list_audit, verify_audit),
     components(schemas(ErrorBody, WhoAmI, OrgOut, NewOrgIn, AgreementOut, NewAgreementIn, EndAgreementIn,
-                       TokenOut, NewTokenIn, CreatedToken, AuditOut, VerifyOut, StatsOut)),
+                       TokenOut, NewTokenIn, CreatedToken, AuditOut, VerifyOut, StatsOut,
+                       sightings::SightingsIn, sightings::SightingsOut)),
     modifiers(&Security),
     security(("bearer" = []), ("basic" = [])),
     tags((name = "orgs"), (name = "agreements"), (name = "tokens"), (name = "observables"), (name = "audit"))
