@@ -21,8 +21,19 @@ COUNT=${1:-1000000}
 SMALL=100000
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target/h-ingest}
 command -v /usr/bin/time >/dev/null || { sudo apt-get install -y time >/dev/null || apt-get install -y time >/dev/null; }
-cargo build --release -q -p threatgate --example gen_bundle
-GEN=$CARGO_TARGET_DIR/release/examples/gen_bundle
+# BENCH_PROFILE=dev reuses the dev build's optimised dependencies (opt-level 1 for the
+# workspace crates) when there is no time for a release build; results then say so.
+PROFILE=${BENCH_PROFILE:-release}
+if [ "$PROFILE" = dev ]; then
+  cargo build -q -p threatgate --example gen_bundle
+  GEN=$CARGO_TARGET_DIR/debug/examples/gen_bundle
+else
+  cargo build --release -q -p threatgate --example gen_bundle
+  GEN=$CARGO_TARGET_DIR/release/examples/gen_bundle
+fi
+echo "== profile: $PROFILE"
+# The writer logs where its time went (waiting for the parser, writing, commit).
+export RUST_LOG=${RUST_LOG:-threatgate::ingest=debug}
 TMP=$(mktemp -d /tmp/tg-ingest-bench.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 
@@ -32,8 +43,11 @@ measure() { # label, command...
   local wall rss
   wall=$(grep 'Elapsed (wall clock)' "$TMP/time.txt" | awk '{print $NF}')
   rss=$(grep 'Maximum resident set size' "$TMP/time.txt" | awk '{print $NF}')
-  grep -E '^(ingest took|[0-9]+ file)' "$TMP/time.txt" | sed 's/^/    /' || true
-  printf '%-46s wall %s  peak RSS %d MB\n' "$label" "$wall" $((rss / 1024))
+  local user sys
+  user=$(grep 'User time' "$TMP/time.txt" | awk '{print $NF}')
+  sys=$(grep 'System time' "$TMP/time.txt" | awk '{print $NF}')
+  grep -E '^(ingest took|[0-9]+ file)|writer timings' "$TMP/time.txt" | sed -E 's/^.*(ingest writer timings)/\1/; s/^/    /' || true
+  printf '%-46s wall %s  CPU %ss user + %ss sys  peak RSS %d MB\n' "$label" "$wall" "$user" "$sys" $((rss / 1024))
 }
 
 echo "== generating bundles"

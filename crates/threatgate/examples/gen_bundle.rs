@@ -218,6 +218,12 @@ fn ingest_cmd(data: PathBuf, paths: Vec<PathBuf>) -> Result<(), Box<dyn std::err
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // RUST_LOG=threatgate::ingest=debug prints where the writer's time went.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
     let mut args = std::env::args().skip(1);
     match args.next().as_deref() {
         Some("generate") => {

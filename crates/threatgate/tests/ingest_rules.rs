@@ -368,8 +368,8 @@ fn bad_input_is_located_and_rolled_back() {
         let truncated = &BUNDLE[..BUNDLE.len() / 2];
         let cases: Vec<(&str, PathBuf, Option<Format>, Vec<&str>)> = vec![
             ("truncated JSON", write(d, "trunc.json", truncated.as_bytes()), None, vec!["trunc.json: /objects/", "end of input"]),
-            ("missing property", write(d, "bundle.json", indicator_no_pattern.as_bytes()), None, vec!["bundle.json: /objects/0: indicator is missing required property \"pattern\""]),
-            ("wrong JSON types", write(d, "types.json", br#"{"type":"bundle","id":"bundle--5d0092c5-5f74-4287-9642-33f4c354e56d","objects":[{"type":"indicator","id":7}]}"#), None, vec!["types.json: /objects/0/id: \"id\" must be a string, found a number"]),
+            ("missing property", write(d, "bundle.json", indicator_no_pattern.as_bytes()), None, vec!["bundle.json: /objects/0/pattern: indicator requires `pattern`"]),
+            ("wrong JSON types", write(d, "types.json", br#"{"type":"bundle","id":"bundle--5d0092c5-5f74-4287-9642-33f4c354e56d","objects":[{"type":"indicator","id":7}]}"#), None, vec!["types.json: /objects/0/id: `id` must be a string, found a number"]),
             ("misp wrong types", write(d, "event.json", br#"{"Event":{"uuid":"x","Attribute":[{"type":"ip-dst","value":["1.2.3.4"]}]}}"#), None, vec!["event.json: /Event/Attribute/0/value: \"value\" must be a string, found an array"]),
             ("bad IP", write(d, "ips.txt", b"198.51.100.1\n999.1.1.1\n"), None, vec!["ips.txt: line 2:", "999.1.1.1", "octets"]),
             ("hash length", write(d, "h.csv", b"value,type\nabcdef0123,sha256\n"), None, vec!["h.csv: line 2:", "sha256"]),
@@ -592,7 +592,7 @@ fn taxii_objects_report_each_object() {
             .error
             .as_deref()
             .unwrap()
-            .contains("missing required property \"created\""),
+            .contains("requires `created`"),
         "{:?}",
         r.objects[3]
     );
@@ -694,4 +694,52 @@ fn missing_feed_event_names_the_manifest_entry() {
             .contains("manifest.json: /6c706a30-8ad4-4fcc-9e17-4d3d02de0b81: entry 1 names event"),
         "{err}"
     );
+}
+
+/// SCOs have no `modified`: an identical SCO is one object however often it is ingested
+/// (and however often it appears in one file); a changed one is a new version.
+#[test]
+fn identical_scos_are_stored_once() {
+    const SCO: &str = r#"{"type":"ipv4-addr","spec_version":"2.1","id":"ipv4-addr--ff26c055-6336-5bc5-b98d-13d6226742dd","value":"198.51.100.3"}"#;
+    let bundle = |objects: &[&str]| {
+        format!(
+            r#"{{"type":"bundle","id":"bundle--5d0092c5-5f74-4287-9642-33f4c354e56d","objects":[{}]}}"#,
+            objects.join(",")
+        )
+    };
+    let objects = |store: &Store| {
+        store
+            .read(|c| {
+                c.query_one(
+                    "SELECT COUNT(*) FROM objects WHERE stix_type = 'ipv4-addr'",
+                    &[],
+                )
+                .map(|r| r.unwrap().i64(0).unwrap())
+            })
+            .unwrap()
+    };
+    each_store(|ts| {
+        let store = &ts.store;
+        let org = active_partner(store, "vendor-a");
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "sco.json", bundle(&[SCO, SCO]).as_bytes());
+        let r = ingest(store, &org, &[p.clone()], &IngestOptions::default()).unwrap();
+        assert_eq!(r.objects_by_type.get("ipv4-addr"), Some(&1), "{r:?}");
+        assert_eq!(
+            objects(store),
+            1,
+            "two identical copies in one file are one object"
+        );
+        let before = counts(store);
+        let r = ingest(store, &org, &[p], &IngestOptions::default()).unwrap();
+        assert_eq!(r.objects_by_type.get("ipv4-addr"), None, "{r:?}");
+        assert_eq!(counts(store)[..4], before[..4], "re-ingest changes nothing");
+        // A changed SCO (same id, another property) is kept as a new version.
+        let changed = SCO.replace(r#""value""#, r#""x_seen_by":"sensor-1","value""#);
+        let p = write(dir.path(), "changed.json", bundle(&[&changed]).as_bytes());
+        ingest(store, &org, &[p.clone()], &IngestOptions::default()).unwrap();
+        assert_eq!(objects(store), 2);
+        ingest(store, &org, &[p], &IngestOptions::default()).unwrap();
+        assert_eq!(objects(store), 2);
+    });
 }

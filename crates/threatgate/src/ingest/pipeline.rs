@@ -22,6 +22,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use serde::Serialize;
@@ -33,13 +34,16 @@ use super::{
 };
 use crate::model::{Agreement, Org, Time};
 use crate::policy;
-use crate::store::{AuditEvent, Store, StoreError, SubmissionMeta, SubmissionWriter};
+use crate::store::{AuditEvent, Entry, Store, StoreError, SubmissionMeta, SubmissionWriter};
 
 /// Events per channel message: large enough that channel overhead vanishes, small enough
 /// that a stop is noticed quickly.
 pub const BATCH_EVENTS: usize = 512;
 /// Batches the channel holds before the parser waits for the writer.
 pub const CHANNEL_BATCHES: usize = 8;
+/// Items written per batch by the store's bulk path: large enough that each statement
+/// carries hundreds of rows, small enough to keep memory and a batch's sort cheap.
+pub const WRITE_BATCH_ITEMS: usize = 4096;
 /// Types that qualify other objects and are not subject to an agreement's scope.
 pub const META_TYPES: &[&str] = ::stix::common::META_TYPES;
 
@@ -64,6 +68,10 @@ pub(crate) struct Sink<'s> {
     format: Format,
     partial: bool,
     writer: Option<SubmissionWriter<'s>>,
+    /// Items waiting to be written as one batch.
+    pending: Vec<Item>,
+    /// Where the writer's time went (logged at debug level on commit).
+    timings: Timings,
     types: BTreeSet<String>,
     pub report: IngestReport,
     objects: u64,
@@ -120,6 +128,8 @@ impl<'s> Sink<'s> {
             format,
             partial: opts.partial,
             writer: Some(writer),
+            pending: Vec::with_capacity(WRITE_BATCH_ITEMS),
+            timings: Timings::default(),
             types: BTreeSet::new(),
             report: IngestReport::default(),
             objects: 0,
@@ -211,31 +221,7 @@ impl<'s> Sink<'s> {
         if self.refusing {
             return Ok(());
         }
-        let w = self.writer.as_mut().expect("writer open while applying");
-        let mut pk = None;
-        if let Some(o) = &item.object {
-            pk = match w.add_object(o) {
-                Ok(Some(pk)) => {
-                    self.objects += 1;
-                    *self
-                        .report
-                        .objects_by_type
-                        .entry(o.stix_type.clone())
-                        .or_default() += 1;
-                    Some(pk)
-                }
-                Ok(None) => match w.existing_object(&o.stix_id, &o.version) {
-                    Ok(pk) => pk,
-                    Err(e) => return Err(self.store_err(e)),
-                },
-                Err(e) => return Err(self.store_err(e)),
-            };
-        }
-        for (obs, claim) in &item.claims {
-            let w = self.writer.as_mut().expect("writer open while applying");
-            if let Err(e) = w.add_claim(obs, claim, pk) {
-                return Err(self.store_err(e));
-            }
+        for (obs, _) in &item.claims {
             self.claims += 1;
             match self.report.by_type.get_mut(obs.kind.as_str()) {
                 Some(n) => *n += 1,
@@ -244,6 +230,46 @@ impl<'s> Sink<'s> {
                 }
             }
         }
+        self.pending.push(item);
+        if self.pending.len() >= WRITE_BATCH_ITEMS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Write the pending items in one batch (see [`SubmissionWriter::add_entries`]).
+    fn flush(&mut self) -> Result<(), IngestError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let items = std::mem::take(&mut self.pending);
+        let entries: Vec<Entry<'_>> = items
+            .iter()
+            .map(|i| Entry {
+                object: i.object.as_ref(),
+                claims: &i.claims,
+            })
+            .collect();
+        let w = self.writer.as_mut().expect("writer open while applying");
+        let started = Instant::now();
+        let stored = match w.add_entries(&entries) {
+            Ok(s) => s,
+            Err(e) => return Err(self.store_err(e)),
+        };
+        self.timings.writing += started.elapsed();
+        for (item, new) in items.iter().zip(stored) {
+            if let (Some(o), true) = (&item.object, new) {
+                self.objects += 1;
+                match self.report.objects_by_type.get_mut(&o.stix_type) {
+                    Some(n) => *n += 1,
+                    None => {
+                        self.report.objects_by_type.insert(o.stix_type.clone(), 1);
+                    }
+                }
+            }
+        }
+        self.pending = items;
+        self.pending.clear();
         Ok(())
     }
 
@@ -252,6 +278,7 @@ impl<'s> Sink<'s> {
         if self.refusing {
             return Err(self.refusal());
         }
+        self.flush()?;
         let w = self.writer.take().expect("writer open at finish");
         let detail = json!({
             "file": self.file,
@@ -261,9 +288,18 @@ impl<'s> Sink<'s> {
             "objects_by_type": self.report.objects_by_type,
             "rejected_items": self.report.rejected.iter().take(20).map(|r| r.to_string()).collect::<Vec<_>>(),
         });
+        let started = Instant::now();
         let sub = w
             .finish(self.report.rejected.len() as i64, detail)
             .map_err(|e| self.store_err(e))?;
+        self.timings.committing = started.elapsed();
+        tracing::debug!(
+            file = %self.file,
+            waiting_for_parser_ms = self.timings.waiting.as_millis() as u64,
+            writing_ms = self.timings.writing.as_millis() as u64,
+            committing_ms = self.timings.committing.as_millis() as u64,
+            "ingest writer timings"
+        );
         self.report.files.push(super::FileReport {
             file: self.file.clone(),
             format: self.format,
@@ -276,6 +312,14 @@ impl<'s> Sink<'s> {
         self.report.submissions.push(sub);
         Ok(self.report)
     }
+}
+
+/// Where the writer thread's time goes: waiting for the parser, writing batches, commit.
+#[derive(Debug, Default)]
+struct Timings {
+    waiting: Duration,
+    writing: Duration,
+    committing: Duration,
 }
 
 /// Audit a refusal (the store is otherwise unchanged) and build the error.
@@ -389,7 +433,10 @@ pub(crate) fn run(
             }
         });
         let mut apply_result = Ok(());
-        'outer: for batch in rx.iter() {
+        'outer: loop {
+            let started = Instant::now();
+            let Ok(batch) = rx.recv() else { break };
+            sink.timings.waiting += started.elapsed();
             for e in batch {
                 if let Err(err) = sink.apply(e) {
                     apply_result = Err(err);

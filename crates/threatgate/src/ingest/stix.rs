@@ -22,22 +22,18 @@
 //! Each claim is linked to the object it came from, so an observable leads back to the
 //! indicators and SCOs that name it.
 //!
-//! Validation here is the minimum that keeps bad data out of the store (required common
-//! properties, the required properties of the types that become claims, timestamps,
-//! confidence range, pattern syntax).
-// TODO(stix): replace `validate` with stix::validate once the stix crate exposes it.
+//! Every object is validated in full by [`::stix::validate::validate_object`]; an invalid
+//! one is rejected with the JSON pointer of its first error and a reason naming them all.
 
 use std::collections::HashMap;
 use std::io::Read;
 
-use ::stix::common::Category;
 use ::stix::{BundleReader, Markings, StixObject};
-use chrono::Utc;
 use serde_json::Value;
 
 use super::text::push_unique;
 use super::{emit_item, emit_reject, Emit, Item, ParseContext, ParseEnd, Stop};
-use crate::model::{stix_time, Claim, Kind, Observable, Pap, Time, Tlp};
+use crate::model::{Claim, Kind, Observable, Pap, Tlp};
 use crate::store::NewObject;
 
 /// Indicators remembered for the relationship pass. Beyond this, `indicates`
@@ -58,8 +54,6 @@ pub struct BundleState<'c> {
     indicators: HashMap<Box<str>, Vec<Observable>>,
     /// `indicates` relationships: (pointer, indicator id, malware id).
     indicates: Vec<(String, String, String)>,
-    /// Version used for objects without `modified`/`created` (SCOs): the time of ingest.
-    added: String,
 }
 
 impl<'c> BundleState<'c> {
@@ -71,7 +65,6 @@ impl<'c> BundleState<'c> {
             malware_names: HashMap::new(),
             indicators: HashMap::new(),
             indicates: Vec::new(),
-            added: stix_time(Utc::now()),
         }
     }
 
@@ -95,16 +88,9 @@ impl<'c> BundleState<'c> {
         out: &mut dyn Emit,
     ) -> Result<(), Stop> {
         let ptr = format!("/objects/{index}");
-        let v = match validate(&obj) {
+        let v = match validate(index, &obj) {
             Ok(v) => v,
-            Err((prop, reason)) => {
-                let loc = if prop.is_empty() {
-                    ptr
-                } else {
-                    format!("{ptr}/{prop}")
-                };
-                return emit_reject(out, loc, reason);
-            }
+            Err((loc, reason)) => return emit_reject(out, loc, reason),
         };
         self.markings.learn(&obj);
         let opts = &self.ctx.opts;
@@ -202,7 +188,8 @@ impl<'c> BundleState<'c> {
             }
             _ => {}
         }
-        let version = v.version.unwrap_or_else(|| self.added.clone());
+        // No version of its own (SCOs): the store keeps one copy per distinct JSON.
+        let version = v.version.unwrap_or_default();
         let object = NewObject {
             stix_id: id,
             stix_type: type_name,
@@ -287,186 +274,36 @@ pub fn parse_bundle(
 struct Valid {
     type_name: String,
     id: String,
+    /// `modified`, else `created`; `None` for objects without either (SCOs).
     version: Option<String>,
     spec_version: String,
 }
 
-/// Required properties, as (property, reason) on failure.
-fn validate(obj: &StixObject) -> Result<Valid, (String, String)> {
-    let type_name = match obj.get("type") {
-        Some(Value::String(t)) => t.clone(),
-        Some(other) => {
-            return Err((
-                "type".into(),
-                format!("\"type\" must be a string, found {}", json_kind(other)),
-            ))
+/// Full STIX 2.1 validation ([`::stix::validate::validate_object`]: every MUST, with the
+/// JSON pointer of each offending value). On failure: the pointer of the first error and
+/// a reason naming every error (later ones with their pointers).
+fn validate(index: usize, obj: &StixObject) -> Result<Valid, (String, String)> {
+    let report = ::stix::validate::validate_object(obj, &::stix::common::Pointer::object(index));
+    let mut errors = report.errors();
+    if let Some(first) = errors.next() {
+        let mut reason = first.message.clone();
+        let rest: Vec<String> = errors
+            .map(|i| format!("{}: {}", i.pointer, i.message))
+            .collect();
+        if !rest.is_empty() {
+            reason.push_str(&format!(" (and {} more: {})", rest.len(), rest.join("; ")));
         }
-        None => {
-            return Err((
-                String::new(),
-                "object is missing required property \"type\"".into(),
-            ))
-        }
-    };
-    let id = match obj.get("id") {
-        Some(Value::String(i)) => i.clone(),
-        Some(other) => {
-            return Err((
-                "id".into(),
-                format!("\"id\" must be a string, found {}", json_kind(other)),
-            ))
-        }
-        None => {
-            return Err((
-                String::new(),
-                format!("{type_name} is missing required property \"id\""),
-            ))
-        }
-    };
-    match ::stix::id::StixId::parse(&id) {
-        Ok(sid) if sid.type_name == type_name => {}
-        Ok(sid) => {
-            return Err((
-                "id".into(),
-                format!(
-                    "id {id:?} is of type {:?} but the object's type is {type_name:?}",
-                    sid.type_name
-                ),
-            ))
-        }
-        Err(e) => return Err(("id".into(), e.to_string())),
+        return Err((first.pointer.to_string(), reason));
     }
-    let category = Category::of(&type_name);
-    let versioned = matches!(category, Category::Sdo | Category::Sro)
-        || (category == Category::Meta && type_name != "marking-definition")
-        || (category == Category::Custom && obj.get("created").is_some());
-    let need = |prop: &str| -> Result<&Value, (String, String)> {
-        obj.get(prop).ok_or_else(|| {
-            (
-                String::new(),
-                format!("{type_name} is missing required property {prop:?}"),
-            )
-        })
-    };
-    let need_str = |prop: &str| -> Result<&str, (String, String)> {
-        match need(prop)? {
-            Value::String(s) => Ok(s),
-            other => Err((
-                prop.to_string(),
-                format!("{prop:?} must be a string, found {}", json_kind(other)),
-            )),
-        }
-    };
-    let timestamp = |prop: &str, required: bool| -> Result<Option<Time>, (String, String)> {
-        match obj.get(prop) {
-            None if !required => Ok(None),
-            _ => {
-                let s = need_str(prop)?;
-                ::stix::Timestamp::parse(s)
-                    .map(|t| Some(t.to_datetime()))
-                    .map_err(|e| (prop.to_string(), e))
-            }
-        }
-    };
-    let spec_version = match obj.get("spec_version") {
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => {
-            return Err((
-                "spec_version".into(),
-                format!(
-                    "\"spec_version\" must be a string, found {}",
-                    json_kind(other)
-                ),
-            ))
-        }
-        None if matches!(category, Category::Sdo | Category::Sro) => {
-            return Err((
-                String::new(),
-                format!("{type_name} is missing required property \"spec_version\""),
-            ))
-        }
-        None => ::stix::common::SPEC_VERSION.to_string(),
-    };
-    let mut version = None;
-    if versioned {
-        let created = timestamp("created", true)?;
-        let modified = timestamp("modified", true)?;
-        if let (Some(c), Some(m)) = (created, modified) {
-            if m < c {
-                return Err((
-                    "modified".into(),
-                    "\"modified\" is earlier than \"created\"".into(),
-                ));
-            }
-        }
-        version = Some(need_str("modified")?.to_string());
-    } else if obj.get("created").is_some() {
-        timestamp("created", true)?;
-        version = Some(need_str("created")?.to_string());
-    }
-    match type_name.as_str() {
-        "indicator" => {
-            need_str("pattern")?;
-            need_str("pattern_type")?;
-            timestamp("valid_from", true)?;
-            timestamp("valid_until", false)?;
-        }
-        "relationship" => {
-            need_str("relationship_type")?;
-            need_str("source_ref")?;
-            need_str("target_ref")?;
-        }
-        "sighting" => {
-            need_str("sighting_of_ref")?;
-        }
-        "malware" => {
-            if let Some(v) = obj.get("is_family") {
-                if !v.is_boolean() {
-                    return Err((
-                        "is_family".into(),
-                        format!("\"is_family\" must be a boolean, found {}", json_kind(v)),
-                    ));
-                }
-            }
-        }
-        _ => {}
-    }
-    if let Some(c) = obj.get("confidence") {
-        match c.as_i64() {
-            Some(n) if (0..=100).contains(&n) => {}
-            _ => {
-                return Err((
-                    "confidence".into(),
-                    format!("\"confidence\" must be an integer from 0 to 100, found {c}"),
-                ))
-            }
-        }
-    }
-    for prop in ["labels", "indicator_types", "object_marking_refs"] {
-        if let Some(v) = obj.get(prop) {
-            match v.as_array() {
-                Some(a) if a.iter().all(Value::is_string) => {}
-                _ => return Err((prop.into(), format!("{prop:?} must be a list of strings"))),
-            }
-        }
-    }
+    // Valid, so `type` and `id` are strings.
+    let text = |p: &str| obj.get_str(p).map(str::to_string);
     Ok(Valid {
-        type_name,
-        id,
-        version,
-        spec_version,
+        type_name: text("type").unwrap_or_default(),
+        id: text("id").unwrap_or_default(),
+        version: text("modified").or_else(|| text("created")),
+        spec_version: text("spec_version")
+            .unwrap_or_else(|| ::stix::common::SPEC_VERSION.to_string()),
     })
-}
-
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 fn escape_pointer(s: &str) -> String {
@@ -623,8 +460,8 @@ mod tests {
         let (ev, _) = run(&text);
         match &ev[1] {
             Event::Reject { location, reason } => {
-                assert_eq!(location, "/objects/1");
-                assert_eq!(reason, "indicator is missing required property \"pattern\"");
+                assert_eq!(location, "/objects/1/pattern");
+                assert_eq!(reason, "indicator requires `pattern`");
             }
             other => panic!("{other:?}"),
         }
@@ -651,7 +488,7 @@ mod tests {
         assert_eq!(rejects.len(), 2, "{rejects:?}");
         assert_eq!(rejects[0].0, "/objects/0/pattern");
         assert!(
-            rejects[0].1.starts_with("invalid STIX pattern"),
+            rejects[0].1.starts_with("not a valid STIX pattern"),
             "{}",
             rejects[0].1
         );

@@ -9,6 +9,7 @@
 //! check every row with [`ReadScope::permits`].
 
 pub mod backend;
+mod bulk;
 mod ops;
 pub mod postgres;
 pub mod schema;
@@ -24,6 +25,7 @@ use chrono::Utc;
 use serde_json::Value;
 
 pub use backend::{Backend, Conn, Dialect, Result, Row, StoreError, Tx, Val};
+pub use bulk::Entry;
 // ----- server support ----- (methods for TAXII and sync, in server_support.rs)
 pub use ops::PurgeCount;
 pub use server_support::{CollectionPage, CollectionQuery, Subset, VersionSelect};
@@ -902,6 +904,8 @@ pub struct SubmissionMeta {
 pub struct NewObject {
     pub stix_id: String,
     pub stix_type: String,
+    /// The `modified` (or `created`) timestamp as submitted; empty for objects without a
+    /// version of their own (SCOs), which are stored once per distinct JSON.
     pub version: String,
     pub spec_version: String,
     pub tlp: Tlp,
@@ -931,38 +935,15 @@ pub struct SubmissionWriter<'a> {
 
 impl SubmissionWriter<'_> {
     /// Store an object version. Returns its pk, or `None` if this org already submitted
-    /// exactly this version (re-ingesting the same file changes nothing).
+    /// exactly this version (re-ingesting the same file changes nothing). An empty
+    /// `version` means the object has none of its own (see [`SubmissionWriter::add_entries`]).
     pub fn add_object(&mut self, o: &NewObject) -> Result<Option<i64>> {
-        // date_added must strictly increase so that TAXII paging by date never skips.
-        let mut added = format_time(Utc::now());
-        if added <= self.last_added {
-            let prev = parse_stored_time(&self.last_added).unwrap_or(self.now);
-            added = format_time(prev + chrono::Duration::microseconds(1));
-        }
-        let row = self.tx.query_one(
-            "INSERT INTO objects (stix_id, stix_type, version, spec_version, org_id, submission_id, tlp, date_added, json)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (org_id, stix_id, version) DO NOTHING RETURNING pk",
-            &[
-                o.stix_id.as_str().into(),
-                o.stix_type.as_str().into(),
-                o.version.as_str().into(),
-                o.spec_version.as_str().into(),
-                self.meta.org_id.into(),
-                self.id.into(),
-                o.tlp.as_str().into(),
-                added.as_str().into(),
-                o.json.as_str().into(),
-            ],
-        )?;
-        match row {
-            Some(r) => {
-                versions::mark_versions(&mut *self.tx, &o.stix_id)?;
-                self.last_added = added;
-                self.objects += 1;
-                Ok(Some(r.i64(0)?))
-            }
-            None => Ok(None),
-        }
+        let entry = [Entry {
+            object: Some(o),
+            claims: &[],
+        }];
+        let (pks, stored) = self.write_objects(&entry)?;
+        Ok(if stored[0] { pks[0] } else { None })
     }
 
     /// The pk of an object this org already stored (to link claims to it on re-ingest).
