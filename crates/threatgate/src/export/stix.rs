@@ -319,3 +319,36 @@ fn indicator_for(o: &Observable, r: &SourceRecord, source: &Org, tlp: Tlp) -> Va
     m.insert("object_marking_refs".into(), json!([tlp_marking_id(tlp)]));
     Value::Object(m)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obs(kind: Kind, value: &str) -> Observable {
+        Observable {
+            kind,
+            value: value.into(),
+        }
+    }
+
+    #[test]
+    fn url_scos_are_percent_encoded_and_patterns_keep_the_observed_value() {
+        let o = obs(Kind::Url, "http://cs.go.kg/pages/[UPG]CSS.exe");
+        let sco = sco_for(&o).expect("a URL that can be repaired");
+        assert_eq!(sco["value"], "http://cs.go.kg/pages/%5BUPG%5DCSS.exe");
+        let expected = stix::id::sco_id("url", &json!({"value": sco["value"]})).unwrap();
+        assert_eq!(sco["id"], expected.as_str());
+        assert_eq!(
+            pattern_for(&o),
+            "[url:value = 'http://cs.go.kg/pages/[UPG]CSS.exe']"
+        );
+    }
+
+    #[test]
+    fn names_that_are_not_domain_names_get_no_sco() {
+        assert!(sco_for(&obs(Kind::Domain, "xn--stay-p96a.decentralappps.com")).is_none());
+        assert!(sco_for(&obs(Kind::Domain, "a_b.example.com")).is_none());
+        let ok = sco_for(&obs(Kind::Domain, "example.com")).unwrap();
+        assert_eq!(ok["value"], "example.com");
+    }
+}
