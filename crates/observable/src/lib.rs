@@ -541,10 +541,10 @@ pub fn canonical_url(s: &str) -> Result<String, String> {
     };
     let mut u = url::Url::parse(s).map_err(|e| e.to_string())?;
     let host = u.host_str().ok_or("the URL has no host")?.to_string();
-    if let Some(stripped) = host.strip_suffix('.') {
-        if !stripped.is_empty() {
-            u.set_host(Some(stripped)).map_err(|e| e.to_string())?;
-        }
+    // All trailing dots, not one: canonicalising must be idempotent (found by fuzzing).
+    let stripped = host.trim_end_matches('.');
+    if stripped != host && !stripped.is_empty() {
+        u.set_host(Some(stripped)).map_err(|e| e.to_string())?;
     }
     // `url` already drops the scheme's default port and lower-cases scheme and host.
     Ok(u.to_string())
@@ -627,6 +627,14 @@ mod tests {
 
     fn d(s: &str) -> Observable {
         Observable::detect(s).unwrap()
+    }
+
+    #[test]
+    fn url_canonical_form_is_stable_with_many_trailing_host_dots() {
+        // Fuzzing found `dc....` losing one dot per pass.
+        let once = Observable::parse(Kind::Url, "http://c@dc....../1025").unwrap();
+        assert_eq!(once.value, "http://c@dc/1025");
+        assert_eq!(Observable::parse(Kind::Url, &once.value).unwrap(), once);
     }
 
     #[test]
