@@ -58,6 +58,13 @@ fn values_list(rows: usize, cols: usize, first: usize) -> String {
 }
 
 /// `"$2, $3, $4"`: a list of `n` placeholders numbered from `first`.
+/// Which column of a stored object row `stored_rows_of` returns beside its pk.
+#[derive(Clone, Copy)]
+enum RowColumn {
+    Json,
+    Version,
+}
+
 fn placeholders(n: usize, first: usize) -> String {
     (first..first + n)
         .map(|i| format!("${i}"))
@@ -100,6 +107,33 @@ impl SubmissionWriter<'_> {
     }
 
     /// Objects: (pk per entry, newly stored per entry).
+    /// This org's stored rows of each of `ids`, as stix_id -> [(column value, pk)].
+    fn stored_rows_of(
+        &mut self,
+        column: RowColumn,
+        ids: &[&str],
+    ) -> Result<HashMap<String, Vec<(String, i64)>>> {
+        let column = match column {
+            RowColumn::Json => "json",
+            RowColumn::Version => "version",
+        };
+        let mut rows: HashMap<String, Vec<(String, i64)>> = HashMap::new();
+        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "SELECT pk, stix_id, {column} FROM objects WHERE org_id = $1 AND stix_id IN ({})",
+                placeholders(chunk.len(), 2)
+            );
+            let mut params = vec![Val::Int(self.meta.org_id)];
+            params.extend(chunk.iter().map(|s| Val::from(*s)));
+            for r in self.tx.query(&sql, &params)? {
+                rows.entry(r.string(1)?)
+                    .or_default()
+                    .push((r.string(2)?, r.i64(0)?));
+            }
+        }
+        Ok(rows)
+    }
+
     /// Keeps the schema v5 version flags true for STIX ids that just gained rows. A new
     /// row starts as latest and first, which is right when it is its id's only row; one
     /// query per chunk finds the ids that have more, and only those are recomputed.
@@ -138,21 +172,7 @@ impl SubmissionWriter<'_> {
             .filter(|o| o.version.is_empty())
             .map(|o| o.stix_id.as_str())
             .collect();
-        let mut same_json: HashMap<String, Vec<(String, i64)>> = HashMap::new();
-        for chunk in unversioned.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "SELECT pk, stix_id, json FROM objects WHERE org_id = $1 AND stix_id IN ({})",
-                placeholders(chunk.len(), 2)
-            );
-            let mut params = vec![Val::Int(org)];
-            params.extend(chunk.iter().map(|s| Val::from(*s)));
-            for r in self.tx.query(&sql, &params)? {
-                same_json
-                    .entry(r.string(1)?)
-                    .or_default()
-                    .push((r.string(2)?, r.i64(0)?));
-            }
-        }
+        let same_json = self.stored_rows_of(RowColumn::Json, &unversioned)?;
         let find_same = |m: &HashMap<String, Vec<(String, i64)>>, o: &NewObject| {
             m.get(o.stix_id.as_str())
                 .and_then(|v| v.iter().find(|(j, _)| *j == o.json).map(|(_, pk)| *pk))
@@ -246,21 +266,7 @@ impl SubmissionWriter<'_> {
                     .as_str()
             })
             .collect();
-        let mut existing: HashMap<String, Vec<(String, i64)>> = HashMap::new();
-        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "SELECT pk, stix_id, version FROM objects WHERE org_id = $1 AND stix_id IN ({})",
-                placeholders(chunk.len(), 2)
-            );
-            let mut params = vec![Val::Int(org)];
-            params.extend(chunk.iter().map(|s| Val::from(*s)));
-            for r in self.tx.query(&sql, &params)? {
-                existing
-                    .entry(r.string(1)?)
-                    .or_default()
-                    .push((r.string(2)?, r.i64(0)?));
-            }
-        }
+        let existing = self.stored_rows_of(RowColumn::Version, &ids)?;
         for (i, version) in conflicted {
             let o = entries[i].object.expect("row has an object");
             pks[i] = existing
