@@ -167,6 +167,16 @@ print(json.dumps({"checked": checked, "bad": bad}))
     assert_eq!(result["bad"].as_array().map(Vec::len), Some(0), "{result}");
 }
 
+/// (id, modified or created): one version of one object.
+fn version_key(o: &Value) -> (String, String) {
+    let version = o
+        .get("modified")
+        .or_else(|| o.get("created"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    (o["id"].as_str().unwrap().to_string(), version.to_string())
+}
+
 #[test]
 fn oasis_examples_round_trip_through_ingest_and_export() {
     let ts = sqlite_store();
@@ -178,13 +188,7 @@ fn oasis_examples_round_trip_through_ingest_and_export() {
         if p.extension().is_some_and(|x| x == "json") {
             let b: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
             for o in b["objects"].as_array().unwrap() {
-                let version = o
-                    .get("modified")
-                    .or_else(|| o.get("created"))
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string();
-                originals.insert((o["id"].as_str().unwrap().to_string(), version), o.clone());
+                originals.insert(version_key(o), o.clone());
             }
         }
     }
@@ -204,15 +208,7 @@ fn oasis_examples_round_trip_through_ingest_and_export() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|o| {
-            let version = o
-                .get("modified")
-                .or_else(|| o.get("created"))
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            ((o["id"].as_str().unwrap().to_string(), version), o.clone())
-        })
+        .map(|o| (version_key(o), o.clone()))
         .collect();
     for (key, original) in &originals {
         let got = exported
