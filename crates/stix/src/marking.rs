@@ -372,7 +372,7 @@ pub fn interpret_marking_definition(md: &StixObject) -> MarkingMeaning {
 /// A PAP level only when written with its `pap:` prefix.
 fn prefixed_pap(s: &str) -> Option<Pap> {
     let t = s.trim();
-    if t.len() > 4 && t[..4].eq_ignore_ascii_case("pap:") {
+    if t.len() > 4 && t.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("pap:")) {
         Pap::parse(t)
     } else {
         None
@@ -382,7 +382,7 @@ fn prefixed_pap(s: &str) -> Option<Pap> {
 /// A TLP level only when written with its `tlp:` prefix.
 fn prefixed_tlp(s: &str) -> Option<Tlp> {
     let t = s.trim();
-    if t.len() > 4 && t[..4].eq_ignore_ascii_case("tlp:") {
+    if t.len() > 4 && t.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("tlp:")) {
         Tlp::parse(t)
     } else {
         None
@@ -469,6 +469,18 @@ pub fn pap_of(object: &StixObject) -> Option<Pap> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the CI fuzz pass: a name whose 4th byte is inside a multi-byte
+    /// character panicked on the `pap:`/`tlp:` prefix check.
+    #[test]
+    fn names_with_multibyte_characters_near_the_prefix_do_not_panic() {
+        for name in ["pa\u{e9}:x", "tl\u{20ac}AMBER", "\u{1f600}RED", "PAP:\u{e9}", "TLP:RED"] {
+            let md = StixObject::from_value(json!({"type": "marking-definition", "name": name}));
+            let m = interpret_marking_definition(&md.unwrap());
+            assert_eq!(m.tlp, (name == "TLP:RED").then_some(Tlp::Red), "{name}");
+            assert_eq!(m.pap, None, "{name}");
+        }
+    }
 
     #[test]
     fn tlp_ids_and_order() {
