@@ -852,3 +852,213 @@ conformance!(operation_and_report_collections_narrow_the_policy, |ts| {
     let de_op = collection_ids(&ts.store, de, "operation-op").unwrap();
     assert!(!de_op.contains(ids_of_values(&ts.store, &["198.51.100.1"]).first().unwrap()));
 });
+
+/// A read token for `org` on `store`.
+fn read_token(store: &Store, org: &Org, role: TokenRole) -> String {
+    let s = threatgate::auth::generate_secret();
+    store
+        .create_token(org.id, role, "test", &threatgate::auth::hash_secret(&s), None)
+        .unwrap();
+    s
+}
+
+/// Every object id of a TAXII collection read over HTTP to the end (pages of 2), or the
+/// status of the first answer that is not 200.
+fn taxii_ids(
+    srv: &support::server::InProcess,
+    tok: &str,
+    collection: &str,
+    endpoint: &str,
+) -> Result<std::collections::BTreeSet<String>, u16> {
+    Ok(srv
+        .taxii_all(tok, collection, endpoint)?
+        .iter()
+        .map(|o| o["id"].as_str().unwrap().to_string())
+        .collect())
+}
+
+// The per-operation and per-report TAXII collections over HTTP, on the real server: the
+// orgs involved read exactly their contents (by alias and by id, objects and manifest);
+// an org without the collection gets 404 on every endpoint, whether it names it by alias
+// or by id, and the collection is not in its list; a token whose role may not read gets 403.
+conformance!(operation_and_report_collections_over_taxii, |ts| {
+    use support::server::{InProcess, TAXII_MEDIA};
+    let w = world(&ts.store);
+    let (fr, de) = (&w.members[0], &w.members[1]);
+    let c2 = |t| claim(t, Some(Pap::Green), &["c2"]);
+    submit(
+        &ts.store,
+        &w.partner,
+        &[
+            ("198.51.100.1", c2(Tlp::Amber), "FR"),
+            ("198.51.100.3", c2(Tlp::Green), "FR"),
+            ("198.51.100.5", c2(Tlp::AmberStrict), "FR"),
+            ("198.51.100.7", c2(Tlp::Red), "FR"),
+            ("198.51.100.2", c2(Tlp::Amber), "DE"),
+            ("198.51.100.4", c2(Tlp::Green), "DE"),
+        ],
+    );
+    let op = ops::operation::create(&ts.store, &w.hub, "op", window(), "").unwrap();
+    targets::pick_now(&ts.store, &op, &w.hub).unwrap();
+    submit(
+        &ts.store,
+        &w.partner,
+        &[("198.51.100.9", c2(Tlp::Green), "FR")],
+    );
+    report::disseminate(&ts.store, &op, &w.hub, "FR").unwrap();
+    let srv = InProcess::start(ts.store.clone());
+    let tok_hub = read_token(&ts.store, &w.hub, TokenRole::Read);
+    let tok_fr = read_token(&ts.store, fr, TokenRole::Read);
+    let tok_de = read_token(&ts.store, de, TokenRole::Read);
+    let tok_partner = read_token(&ts.store, &w.partner, TokenRole::Read);
+    let id_of = |alias: &str| {
+        uuid::Uuid::new_v5(&threatgate::server::collections::NAMESPACE, alias.as_bytes()).to_string()
+    };
+    let vals = |v: &[&str]| ids_of_values(&ts.store, v);
+
+    let expect = [
+        (&tok_fr, "report-op-fr", vals(&["198.51.100.1", "198.51.100.3"])),
+        (
+            &tok_fr,
+            "operation-op",
+            vals(&["198.51.100.1", "198.51.100.3", "198.51.100.4"]),
+        ),
+        (
+            &tok_hub,
+            "operation-op",
+            vals(&[
+                "198.51.100.1",
+                "198.51.100.3",
+                "198.51.100.5",
+                "198.51.100.2",
+                "198.51.100.4",
+            ]),
+        ),
+        (
+            &tok_hub,
+            "report-op-fr",
+            vals(&["198.51.100.1", "198.51.100.3", "198.51.100.5"]),
+        ),
+    ];
+    for (tok, alias, want) in &expect {
+        assert_eq!(want.len() >= 2, true, "{alias}: the fixture has objects");
+        for name in [alias.to_string(), id_of(alias)] {
+            assert_eq!(taxii_ids(&srv, tok, &name, "objects").as_ref(), Ok(want), "{name}");
+            assert_eq!(taxii_ids(&srv, tok, &name, "manifest").as_ref(), Ok(want), "{name} manifest");
+            let (st, body) = srv.get(&format!("/taxii2/api/collections/{name}/"), tok, TAXII_MEDIA);
+            assert_eq!(st, 200, "{name}");
+            let c: serde_json::Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(c["alias"], json!(alias));
+            assert_eq!(c["id"], json!(id_of(alias)));
+            assert_eq!((c["can_read"].clone(), c["can_write"].clone()), (json!(true), json!(false)));
+        }
+        // Each object one by one; a POST is refused (read-only collection).
+        for oid in want {
+            let (st, body) = srv.get(
+                &format!("/taxii2/api/collections/{alias}/objects/{oid}/"),
+                tok,
+                TAXII_MEDIA,
+            );
+            assert_eq!(st, 200, "{alias} {oid}");
+            assert!(body.contains(oid.as_str()));
+        }
+    }
+    // What is not in the subset is not served from it, even though the reader may read it
+    // elsewhere (the GREEN object added after the pick is in FR's shared-with-me).
+    let later = vals(&["198.51.100.9"]);
+    let later_id = later.first().unwrap();
+    assert!(taxii_ids(&srv, &tok_fr, "shared-with-me", "objects")
+        .unwrap()
+        .contains(later_id));
+    for alias in ["operation-op", "report-op-fr"] {
+        let (st, _) = srv.get(
+            &format!("/taxii2/api/collections/{alias}/objects/{later_id}/"),
+            &tok_fr,
+            TAXII_MEDIA,
+        );
+        assert_eq!(st, 404, "{alias}: an object outside the subset");
+    }
+
+    // Lists: exactly the collections each org has.
+    let aliases = |tok: &str| -> Vec<String> {
+        let (st, body) = srv.get("/taxii2/api/collections/", tok, TAXII_MEDIA);
+        assert_eq!(st, 200);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        v["collections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["alias"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        aliases(&tok_fr),
+        ["shared-with-me", "submissions", "operation-op", "report-op-fr"]
+    );
+    assert_eq!(
+        aliases(&tok_hub),
+        ["shared-with-me", "submissions", "operation-op", "report-op-fr"]
+    );
+    for tok in [&tok_de, &tok_partner] {
+        assert_eq!(aliases(tok), ["shared-with-me", "submissions"]);
+    }
+
+    // Orgs without the collections: 404 everywhere, the same answer as for a collection
+    // that does not exist, and no object id in the body.
+    let fr_object = vals(&["198.51.100.1"]).into_iter().next().unwrap();
+    for tok in [&tok_de, &tok_partner] {
+        for alias in ["operation-op", "report-op-fr", "report-op-nl"] {
+            for name in [alias.to_string(), id_of(alias)] {
+                for path in [
+                    String::new(),
+                    "objects/".into(),
+                    "manifest/".into(),
+                    format!("objects/{fr_object}/"),
+                    format!("objects/{fr_object}/versions/"),
+                ] {
+                    let (st, body) = srv.get(
+                        &format!("/taxii2/api/collections/{name}/{path}"),
+                        tok,
+                        TAXII_MEDIA,
+                    );
+                    assert_eq!(st, 404, "{name}/{path}");
+                    assert!(!body.contains("indicator--"), "{name}/{path}: {body}");
+                }
+            }
+        }
+    }
+    // Once DE receives its own report, it reads that one and the operation's, not FR's.
+    report::disseminate(&ts.store, &op, &w.hub, "DE").unwrap();
+    assert_eq!(
+        taxii_ids(&srv, &tok_de, "report-op-de", "objects"),
+        Ok(vals(&["198.51.100.2", "198.51.100.4"]))
+    );
+    assert_eq!(
+        taxii_ids(&srv, &tok_de, "report-op-fr", "objects"),
+        Err(404)
+    );
+    assert_eq!(
+        taxii_ids(&srv, &tok_fr, "report-op-de", "objects"),
+        Err(404)
+    );
+    assert_eq!(
+        taxii_ids(&srv, &tok_de, "operation-op", "objects"),
+        Ok(vals(&["198.51.100.2", "198.51.100.4", "198.51.100.3"]))
+    );
+
+    // FR without a receive agreement in force: its collections stay listed (it was sent
+    // the report) but reading them is refused with 403, not answered with an empty page.
+    for a in ts.store.agreements(Some(fr.id)).unwrap() {
+        ts.store
+            .end_agreement(a.id, Utc::now() - Duration::seconds(1), "test", Some(w.hub.id))
+            .unwrap();
+    }
+    for alias in ["operation-op", "report-op-fr"] {
+        for endpoint in ["objects", "manifest"] {
+            assert_eq!(taxii_ids(&srv, &tok_fr, alias, endpoint), Err(403), "{alias}");
+        }
+        let (st, body) = srv.get(&format!("/taxii2/api/collections/{alias}/"), &tok_fr, TAXII_MEDIA);
+        assert_eq!(st, 200, "{alias}");
+        assert!(body.contains("\"can_read\":false"), "{alias}: {body}");
+    }
+});
