@@ -382,6 +382,12 @@ struct Truth {
     recs: Vec<Rec>,
     objs: Vec<Obj>,
     shares: HashSet<(OrgId, String, i64)>,
+    /// Object shares as (reason, recipient, granted_by, object pk).
+    object_shares: Vec<(String, OrgId, OrgId, i64)>,
+    /// Object pks linked to each operation's targets.
+    op_objects: BTreeMap<i64, BTreeSet<i64>>,
+    /// Disseminations as (operation id, country, recipient, sent_by).
+    sent: Vec<(i64, String, OrgId, OrgId)>,
 }
 
 impl Truth {
@@ -422,7 +428,37 @@ impl Truth {
                     .iter()
                     .map(|r| Ok((r.i64(0)?, r.string(1)?, r.i64(2)?)))
                     .collect::<threatgate::store::Result<_>>()?;
-                Ok(Truth { recs, objs, shares })
+                let object_shares = c
+                    .query(
+                        "SELECT reason, recipient, granted_by, subject_id FROM shares WHERE subject_kind = 'object'",
+                        &[],
+                    )?
+                    .iter()
+                    .map(|r| Ok((r.string(0)?, r.i64(1)?, r.i64(2)?, r.i64(3)?)))
+                    .collect::<threatgate::store::Result<_>>()?;
+                let mut op_objects: BTreeMap<i64, BTreeSet<i64>> = BTreeMap::new();
+                for r in c.query(
+                    "SELECT t.operation_id, oo.object_pk FROM targets t JOIN object_observables oo ON oo.observable_id = t.observable_id",
+                    &[],
+                )? {
+                    op_objects.entry(r.i64(0)?).or_default().insert(r.i64(1)?);
+                }
+                let sent = c
+                    .query(
+                        "SELECT operation_id, country, recipient, sent_by FROM disseminations",
+                        &[],
+                    )?
+                    .iter()
+                    .map(|r| Ok((r.i64(0)?, r.string(1)?, r.i64(2)?, r.i64(3)?)))
+                    .collect::<threatgate::store::Result<_>>()?;
+                Ok(Truth {
+                    recs,
+                    objs,
+                    shares,
+                    object_shares,
+                    op_objects,
+                    sent,
+                })
             })
             .unwrap()
     }
@@ -474,6 +510,50 @@ impl Truth {
             .filter(|o| self.object_ok(s, o))
             .map(|o| o.stix_id.clone())
             .collect()
+    }
+
+    /// The stix ids among `pks` that `s` permits.
+    fn objects_among(&self, s: &ReadScope, pks: &BTreeSet<i64>) -> BTreeSet<String> {
+        self.objs
+            .iter()
+            .filter(|o| pks.contains(&o.pk) && self.object_ok(s, o))
+            .map(|o| o.stix_id.clone())
+            .collect()
+    }
+
+    /// Every operation and report collection alias of `op`, with the object pks it holds
+    /// for `viewer` when the viewer has it (`None`: the viewer does not have it).
+    fn op_collections(
+        &self,
+        op: &threatgate::ops::Operation,
+        viewer: OrgId,
+    ) -> Vec<(String, Option<BTreeSet<i64>>)> {
+        let name = op.name.to_ascii_lowercase();
+        let sent: Vec<&(i64, String, OrgId, OrgId)> =
+            self.sent.iter().filter(|d| d.0 == op.id).collect();
+        let involved = op.created_by == viewer
+            || sent.iter().any(|d| d.2 == viewer || d.3 == viewer);
+        let mut out = vec![(
+            format!("operation-{name}"),
+            involved.then(|| self.op_objects.get(&op.id).cloned().unwrap_or_default()),
+        )];
+        let countries: BTreeSet<&str> = sent.iter().map(|d| d.1.as_str()).collect();
+        for cc in countries {
+            let reason = report::share_reason(op, cc);
+            let received = sent.iter().any(|d| d.1 == cc && d.2 == viewer);
+            let granted = sent.iter().any(|d| d.1 == cc && d.3 == viewer);
+            let pks = (received || granted).then(|| {
+                self.object_shares
+                    .iter()
+                    .filter(|(r, to, by, _)| {
+                        *r == reason && ((received && *to == viewer) || (granted && *by == viewer))
+                    })
+                    .map(|s| s.3)
+                    .collect()
+            });
+            out.push((format!("report-{name}-{}", cc.to_ascii_lowercase()), pks));
+        }
+        out
     }
 
     fn hidden_objects(&self, s: &ReadScope) -> BTreeSet<String> {
@@ -807,6 +887,95 @@ fn check_server(
         .map(|o| o.stix_id.clone())
         .collect();
     assert_eq!(own, want_own, "{ctx}: TAXII submissions");
+
+    // Per-operation and per-report collections: the orgs involved read exactly the
+    // subset's objects their bulk scope permits (403 without a receive agreement in
+    // force); every other org gets 404, by alias and by id, on every endpoint.
+    let (st, listed) = srv.get("/taxii2/api/collections/", tok, TAXII_MEDIA);
+    assert_eq!(st, 200, "{ctx}: TAXII collections");
+    let listed: Value = serde_json::from_str(&listed).unwrap();
+    let listed: BTreeSet<String> = listed["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["alias"].as_str().unwrap().to_string())
+        .collect();
+    let mut want_listed: BTreeSet<String> =
+        ["shared-with-me", "submissions"].map(String::from).into();
+    for (alias, pks) in truth.op_collections(&cast.op, viewer.id) {
+        let id = uuid::Uuid::new_v5(&threatgate::server::collections::NAMESPACE, alias.as_bytes());
+        let what = format!("{ctx}: TAXII {alias}");
+        match pks {
+            Some(pks) => {
+                want_listed.insert(alias.clone());
+                for name in [alias.clone(), id.to_string()] {
+                    match srv.taxii_all(tok, &name, "objects") {
+                        Ok(objs) => {
+                            assert!(receives, "{what}: readable without a receive agreement");
+                            let got: BTreeSet<String> = objs
+                                .iter()
+                                .map(|o| o["id"].as_str().unwrap().to_string())
+                                .collect();
+                            assert_eq!(got, truth.objects_among(&bulk_scope, &pks), "{what}");
+                            let manifest: BTreeSet<String> = srv
+                                .taxii_all(tok, &name, "manifest")
+                                .unwrap()
+                                .iter()
+                                .map(|o| o["id"].as_str().unwrap().to_string())
+                                .collect();
+                            assert_eq!(manifest, got, "{what} manifest");
+                        }
+                        Err(st) => {
+                            assert_eq!(st, 403, "{what}");
+                            assert!(!receives, "{what}: refused to an org that receives");
+                        }
+                    }
+                }
+                // Objects of the subset the viewer may not read are absent one by one too.
+                let readable = truth.objects_among(&bulk_scope, &pks);
+                let all: BTreeSet<String> = truth
+                    .objs
+                    .iter()
+                    .filter(|o| pks.contains(&o.pk))
+                    .map(|o| o.stix_id.clone())
+                    .collect();
+                for oid in all.difference(&readable).take(2) {
+                    let (st, body) = srv.get(
+                        &format!("/taxii2/api/collections/{alias}/objects/{oid}/"),
+                        tok,
+                        TAXII_MEDIA,
+                    );
+                    assert!(st == 404 || st == 403, "{what} object {oid}: {st}");
+                    assert!(!body.contains(oid.as_str()) || body.contains("not found"), "{what} object {oid}");
+                }
+            }
+            None => {
+                let any_object = truth
+                    .objs
+                    .first()
+                    .map(|o| o.stix_id.clone())
+                    .unwrap_or_default();
+                for name in [alias.clone(), id.to_string()] {
+                    for path in [
+                        String::new(),
+                        "objects/".into(),
+                        "manifest/".into(),
+                        format!("objects/{any_object}/"),
+                        format!("objects/{any_object}/versions/"),
+                    ] {
+                        let (st, body) = srv.get(
+                            &format!("/taxii2/api/collections/{name}/{path}"),
+                            tok,
+                            TAXII_MEDIA,
+                        );
+                        assert_eq!(st, 404, "{what} ({name}/{path}) for an org without it");
+                        assert!(!body.contains("indicator--"), "{what}: {body}");
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(listed, want_listed, "{ctx}: TAXII collections listed");
     let bulk_hidden: Vec<String> = truth.hidden_objects(&bulk_scope).into_iter().collect();
     for _ in 0..2.min(bulk_hidden.len()) {
         let id = rng.pick(&bulk_hidden);
@@ -1057,6 +1226,7 @@ fn check_edge(srv: &InProcess, cast: &Cast, ctx: &str) -> bool {
 
 #[test]
 fn every_read_path_returns_exactly_what_the_policy_permits() {
+    let mut report_reads = 0;
     for (i, seed) in SEEDS.into_iter().enumerate() {
         let stores = if i == 0 {
             all_stores()
@@ -1090,6 +1260,15 @@ fn every_read_path_returns_exactly_what_the_policy_permits() {
                 spent[0] += t1 - t0;
                 spent[1] += t1.elapsed();
             }
+            // Count members that read objects from a report collection (checked at the end).
+            for o in cast.orgs.iter().filter(|o| o.kind == OrgKind::Member) {
+                let scope = scope_at(store, o, Utc::now(), Channel::Bulk);
+                for (alias, pks) in truth.op_collections(&cast.op, o.id) {
+                    if let (true, Some(pks)) = (alias.starts_with("report-"), pks) {
+                        report_reads += usize::from(!truth.objects_among(&scope, &pks).is_empty());
+                    }
+                }
+            }
             let changed = check_boundaries(store, &truth, &cast.orgs, &ctx);
             assert!(
                 some_hidden,
@@ -1109,4 +1288,8 @@ fn every_read_path_returns_exactly_what_the_policy_permits() {
                 cast.orgs.len(), truth.recs.len(), truth.objs.len());
         }
     }
+    assert!(
+        report_reads > 0,
+        "no member read anything from a report collection in any world: the report collections proved nothing"
+    );
 }
