@@ -19,6 +19,7 @@ SECONDS_READ="${BENCH_READ_SECONDS:-20}"
 LOAD_READERS="${BENCH_LOAD_READERS:-200}"
 LOAD_WRITERS="${BENCH_LOAD_WRITERS:-10}"
 LOAD_SECONDS="${BENCH_LOAD_SECONDS:-60}"
+PAGE_CACHE_MB="${BENCH_PAGE_CACHE_MB:-}"   # serve --page-cache-mb (empty: the server's default)
 HERE="$ROOT/bench/taxii"
 
 if [ ! -x "$BIN" ]; then
@@ -32,7 +33,7 @@ cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 
 start_server() { # data-dir out-file -> sets ADDR, SPID
-  "$BIN" --data "$1" serve --listen 127.0.0.1:0 --workers 2 > "$2" 2>/dev/null &
+  "$BIN" --data "$1" serve --listen 127.0.0.1:0 --workers 2 ${PAGE_CACHE_MB:+--page-cache-mb "$PAGE_CACHE_MB"} > "$2" 2>/dev/null &
   SPID=$!; PIDS+=($SPID)
   for _ in $(seq 1 100); do grep -q "listening on" "$2" 2>/dev/null && break; sleep 0.1; done
   ADDR="$(sed -n 's/^threatgate listening on //p' "$2")"
@@ -119,7 +120,7 @@ cat <<REPORT
 
 ## Results ($(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m))
 
-Command: \`bench/taxii.sh\` (BENCH_OBJECTS=$N, pages of 1,000, $CLIENTS readers for ${SECONDS_READ}s)
+Command: \`bench/taxii.sh\` (BENCH_OBJECTS=$N, pages of 1,000, $CLIENTS readers for ${SECONDS_READ}s, page cache ${PAGE_CACHE_MB:-default} MiB)
 
 Load: $GEN
 Pre-render: $PRE ($((PAGE_BYTES / 1048576)) MiB of pages)

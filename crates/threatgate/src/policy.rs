@@ -192,6 +192,16 @@ impl ReadScope {
         &self.visibility
     }
 
+    /// Everything this scope's answers depend on except the instant it was computed for:
+    /// two scopes with the same fingerprint permit exactly the same items. A scope
+    /// recomputed after an agreement changed or ended has a different one.
+    pub fn fingerprint(&self) -> String {
+        format!(
+            "{:?}|{:?}|{:?}|{}",
+            self.viewer, self.channel, self.visibility, self.viewer_is_hub
+        )
+    }
+
     /// The single yes/no answer for one item.
     pub fn permits(&self, item: &ItemMeta<'_>) -> bool {
         let v = &self.visibility;

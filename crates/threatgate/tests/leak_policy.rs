@@ -531,8 +531,8 @@ impl Truth {
         let name = op.name.to_ascii_lowercase();
         let sent: Vec<&(i64, String, OrgId, OrgId)> =
             self.sent.iter().filter(|d| d.0 == op.id).collect();
-        let involved = op.created_by == viewer
-            || sent.iter().any(|d| d.2 == viewer || d.3 == viewer);
+        let involved =
+            op.created_by == viewer || sent.iter().any(|d| d.2 == viewer || d.3 == viewer);
         let mut out = vec![(
             format!("operation-{name}"),
             involved.then(|| self.op_objects.get(&op.id).cloned().unwrap_or_default()),
@@ -903,7 +903,10 @@ fn check_server(
     let mut want_listed: BTreeSet<String> =
         ["shared-with-me", "submissions"].map(String::from).into();
     for (alias, pks) in truth.op_collections(&cast.op, viewer.id) {
-        let id = uuid::Uuid::new_v5(&threatgate::server::collections::NAMESPACE, alias.as_bytes());
+        let id = uuid::Uuid::new_v5(
+            &threatgate::server::collections::NAMESPACE,
+            alias.as_bytes(),
+        );
         let what = format!("{ctx}: TAXII {alias}");
         match pks {
             Some(pks) => {
@@ -946,7 +949,10 @@ fn check_server(
                         TAXII_MEDIA,
                     );
                     assert!(st == 404 || st == 403, "{what} object {oid}: {st}");
-                    assert!(!body.contains(oid.as_str()) || body.contains("not found"), "{what} object {oid}");
+                    assert!(
+                        !body.contains(oid.as_str()) || body.contains("not found"),
+                        "{what} object {oid}"
+                    );
                 }
             }
             None => {

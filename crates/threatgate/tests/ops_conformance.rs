@@ -857,7 +857,13 @@ conformance!(operation_and_report_collections_narrow_the_policy, |ts| {
 fn read_token(store: &Store, org: &Org, role: TokenRole) -> String {
     let s = threatgate::auth::generate_secret();
     store
-        .create_token(org.id, role, "test", &threatgate::auth::hash_secret(&s), None)
+        .create_token(
+            org.id,
+            role,
+            "test",
+            &threatgate::auth::hash_secret(&s),
+            None,
+        )
         .unwrap();
     s
 }
@@ -912,12 +918,20 @@ conformance!(operation_and_report_collections_over_taxii, |ts| {
     let tok_de = read_token(&ts.store, de, TokenRole::Read);
     let tok_partner = read_token(&ts.store, &w.partner, TokenRole::Read);
     let id_of = |alias: &str| {
-        uuid::Uuid::new_v5(&threatgate::server::collections::NAMESPACE, alias.as_bytes()).to_string()
+        uuid::Uuid::new_v5(
+            &threatgate::server::collections::NAMESPACE,
+            alias.as_bytes(),
+        )
+        .to_string()
     };
     let vals = |v: &[&str]| ids_of_values(&ts.store, v);
 
     let expect = [
-        (&tok_fr, "report-op-fr", vals(&["198.51.100.1", "198.51.100.3"])),
+        (
+            &tok_fr,
+            "report-op-fr",
+            vals(&["198.51.100.1", "198.51.100.3"]),
+        ),
         (
             &tok_fr,
             "operation-op",
@@ -943,14 +957,29 @@ conformance!(operation_and_report_collections_over_taxii, |ts| {
     for (tok, alias, want) in &expect {
         assert_eq!(want.len() >= 2, true, "{alias}: the fixture has objects");
         for name in [alias.to_string(), id_of(alias)] {
-            assert_eq!(taxii_ids(&srv, tok, &name, "objects").as_ref(), Ok(want), "{name}");
-            assert_eq!(taxii_ids(&srv, tok, &name, "manifest").as_ref(), Ok(want), "{name} manifest");
-            let (st, body) = srv.get(&format!("/taxii2/api/collections/{name}/"), tok, TAXII_MEDIA);
+            assert_eq!(
+                taxii_ids(&srv, tok, &name, "objects").as_ref(),
+                Ok(want),
+                "{name}"
+            );
+            assert_eq!(
+                taxii_ids(&srv, tok, &name, "manifest").as_ref(),
+                Ok(want),
+                "{name} manifest"
+            );
+            let (st, body) = srv.get(
+                &format!("/taxii2/api/collections/{name}/"),
+                tok,
+                TAXII_MEDIA,
+            );
             assert_eq!(st, 200, "{name}");
             let c: serde_json::Value = serde_json::from_str(&body).unwrap();
             assert_eq!(c["alias"], json!(alias));
             assert_eq!(c["id"], json!(id_of(alias)));
-            assert_eq!((c["can_read"].clone(), c["can_write"].clone()), (json!(true), json!(false)));
+            assert_eq!(
+                (c["can_read"].clone(), c["can_write"].clone()),
+                (json!(true), json!(false))
+            );
         }
         // Each object one by one; a POST is refused (read-only collection).
         for oid in want {
@@ -993,11 +1022,21 @@ conformance!(operation_and_report_collections_over_taxii, |ts| {
     };
     assert_eq!(
         aliases(&tok_fr),
-        ["shared-with-me", "submissions", "operation-op", "report-op-fr"]
+        [
+            "shared-with-me",
+            "submissions",
+            "operation-op",
+            "report-op-fr"
+        ]
     );
     assert_eq!(
         aliases(&tok_hub),
-        ["shared-with-me", "submissions", "operation-op", "report-op-fr"]
+        [
+            "shared-with-me",
+            "submissions",
+            "operation-op",
+            "report-op-fr"
+        ]
     );
     for tok in [&tok_de, &tok_partner] {
         assert_eq!(aliases(tok), ["shared-with-me", "submissions"]);
@@ -1050,14 +1089,27 @@ conformance!(operation_and_report_collections_over_taxii, |ts| {
     // the report) but reading them is refused with 403, not answered with an empty page.
     for a in ts.store.agreements(Some(fr.id)).unwrap() {
         ts.store
-            .end_agreement(a.id, Utc::now() - Duration::seconds(1), "test", Some(w.hub.id))
+            .end_agreement(
+                a.id,
+                Utc::now() - Duration::seconds(1),
+                "test",
+                Some(w.hub.id),
+            )
             .unwrap();
     }
     for alias in ["operation-op", "report-op-fr"] {
         for endpoint in ["objects", "manifest"] {
-            assert_eq!(taxii_ids(&srv, &tok_fr, alias, endpoint), Err(403), "{alias}");
+            assert_eq!(
+                taxii_ids(&srv, &tok_fr, alias, endpoint),
+                Err(403),
+                "{alias}"
+            );
         }
-        let (st, body) = srv.get(&format!("/taxii2/api/collections/{alias}/"), &tok_fr, TAXII_MEDIA);
+        let (st, body) = srv.get(
+            &format!("/taxii2/api/collections/{alias}/"),
+            &tok_fr,
+            TAXII_MEDIA,
+        );
         assert_eq!(st, 200, "{alias}");
         assert!(body.contains("\"can_read\":false"), "{alias}: {body}");
     }

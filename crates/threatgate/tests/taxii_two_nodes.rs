@@ -8,7 +8,10 @@ mod harness;
 
 use harness::*;
 use serde_json::{json, Value};
-use threatgate::model::Tlp;
+use std::collections::BTreeSet;
+
+use chrono::{Duration, DurationRound, Utc};
+use threatgate::model::{AgreementRole, NewAgreement, ShareSubject, Tlp};
 use threatgate::store::postgres::PostgresBackend;
 use threatgate::store::Store;
 
@@ -135,4 +138,91 @@ fn two_nodes_on_one_postgresql_store() {
             .all(|i| !seen.contains(i)));
         assert_eq!(seen.len(), 2 * PER_TLP + 2 + 2);
     }
+
+    // Pages node A renders (and may keep) follow a write made on node B, a share, and
+    // time passing the end of an agreement, with no write at all in between.
+    let store = Store::open_postgres(&url, Some(&schema)).unwrap();
+    let shared_a = collection_url(&http, &a, &w.tok_de, "shared-with-me");
+    let page = || -> Result<BTreeSet<String>, u16> {
+        let r = http.get(&format!("{shared_a}objects/?limit=1000"), &w.tok_de);
+        if r.status() != 200 {
+            return Err(r.status().as_u16());
+        }
+        Ok(ids_of(&r.json().unwrap()).into_iter().collect())
+    };
+    let before = page().unwrap();
+    assert_eq!(page().unwrap(), before, "the same page twice");
+    let o3 = indicator(
+        "node-b-2",
+        "2024-09-01T00:00:00.000Z",
+        "198.51.100.93",
+        Tlp::Green,
+    );
+    let r = http.post(
+        &format!("{subs_b}objects/"),
+        &w.tok_vendor_ingest,
+        &json!({"objects": [o3]}),
+    );
+    assert_eq!(r.status(), 202);
+    let mut want = before.clone();
+    want.insert(o3["id"].as_str().unwrap().to_string());
+    assert_eq!(page().unwrap(), want, "a write on B, read on A");
+    // An AMBER+STRICT object, shared with DE, readable under a second agreement (ceiling
+    // AMBER+STRICT) that ends a few seconds from now.
+    let strict = w.ids(Tlp::AmberStrict)[0].clone();
+    let pk = store
+        .read(|c| {
+            c.query_one(
+                "SELECT pk FROM objects WHERE stix_id = $1",
+                &[strict.as_str().into()],
+            )?
+            .unwrap()
+            .i64(0)
+        })
+        .unwrap();
+    let now = Utc::now();
+    let until = now.duration_trunc(Duration::seconds(1)).unwrap() + Duration::seconds(3);
+    store
+        .add_agreement(
+            &NewAgreement {
+                org_id: w.de.id,
+                role: AgreementRole::Receive,
+                signed_on: now - Duration::days(1),
+                valid_from: now - Duration::days(1),
+                valid_until: until,
+                max_tlp: Tlp::AmberStrict,
+                scope: None,
+                purpose: "test".into(),
+                retention_days: None,
+                renews: None,
+            },
+            None,
+        )
+        .unwrap();
+    store
+        .share(w.de.id, &[ShareSubject::Object(pk)], w.hub.id, "test")
+        .unwrap();
+    let during = page().unwrap();
+    if Utc::now() < until {
+        want.insert(strict.clone());
+        assert_eq!(
+            during, want,
+            "shared AMBER+STRICT under the second agreement"
+        );
+        assert_eq!(page().unwrap(), want);
+    }
+    while Utc::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    want.remove(&strict);
+    assert_eq!(page().unwrap(), want, "the second agreement has ended");
+    // Ending DE's last agreement (a write through the store, no server involved).
+    for a in store.agreements(Some(w.de.id)).unwrap() {
+        if a.in_force_at(Utc::now()) {
+            store
+                .end_agreement(a.id, Utc::now() - Duration::seconds(1), "test", None)
+                .unwrap();
+        }
+    }
+    assert_eq!(page(), Err(403), "no receive agreement in force");
 }

@@ -35,6 +35,10 @@ pub struct ServeArgs {
     /// Async worker threads.
     #[arg(long, default_value_t = DEFAULT_WORKERS)]
     pub workers: usize,
+    /// MiB of rendered TAXII object pages kept for readers of the same pages (0: none).
+    /// Any write of data retires them all.
+    #[arg(long, default_value_t = crate::server::limits::PAGE_CACHE_BYTES / (1024 * 1024))]
+    pub page_cache_mb: usize,
 }
 
 pub fn run(cli: &Cli, a: &ServeArgs) -> Result<ExitCode> {
@@ -44,9 +48,11 @@ pub fn run(cli: &Cli, a: &ServeArgs) -> Result<ExitCode> {
     config.tls_key = a.tls_key.clone();
     config.title = a.title.clone();
     config.auth_failure_burst = a.auth_failure_burst;
+    config.page_cache_bytes = a.page_cache_mb * 1024 * 1024;
     eprintln!("serving {} on {}", store.describe(), a.listen);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(a.workers.max(1))
+        .max_blocking_threads(crate::server::limits::STORE_THREADS)
         .enable_all()
         .build()
         .context("starting the async runtime")?;

@@ -42,6 +42,8 @@ pub struct ServerConfig {
     pub tls: bool,
     /// Failed authentications a client IP may make in a burst.
     pub auth_failure_burst: f64,
+    /// Bytes of rendered TAXII object pages kept ([`taxii::cache`]; 0: none).
+    pub page_cache_bytes: usize,
 }
 
 impl ServerConfig {
@@ -53,6 +55,7 @@ impl ServerConfig {
             title: "threatgate".into(),
             tls: false,
             auth_failure_burst: limits::AUTH_FAILURE_BURST,
+            page_cache_bytes: limits::PAGE_CACHE_BYTES,
         }
     }
 }
@@ -64,6 +67,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     pub limiter: Arc<auth::AuthLimiter>,
     pub config: Arc<ServerConfig>,
+    /// Rendered TAXII object pages.
+    pub pages: Arc<taxii::cache::PageCache>,
 }
 
 impl AppState {
@@ -72,6 +77,7 @@ impl AppState {
             store,
             metrics: Arc::new(metrics::Metrics::new()),
             limiter: Arc::new(auth::AuthLimiter::new(config.auth_failure_burst)),
+            pages: Arc::new(taxii::cache::PageCache::new(config.page_cache_bytes)),
             config: Arc::new(config),
         }
     }

@@ -88,8 +88,26 @@ impl Store {
     }
 
     /// Run `f` in a write transaction, appending the audit entries it returns, and commit.
+    /// The data generation moves on in the same transaction (see [`Store::data_generation`]).
     pub fn write<T>(
         &self,
+        f: impl FnOnce(&mut dyn Conn) -> Result<(T, Vec<AuditEvent>)>,
+    ) -> Result<T> {
+        self.write_tx(true, f)
+    }
+
+    /// [`Store::write`] for rows no read of data depends on (audit entries, TAXII status
+    /// resources, federation cursors): the data generation stays, so caches stay warm.
+    fn write_quiet<T>(
+        &self,
+        f: impl FnOnce(&mut dyn Conn) -> Result<(T, Vec<AuditEvent>)>,
+    ) -> Result<T> {
+        self.write_tx(false, f)
+    }
+
+    fn write_tx<T>(
+        &self,
+        changes_data: bool,
         f: impl FnOnce(&mut dyn Conn) -> Result<(T, Vec<AuditEvent>)>,
     ) -> Result<T> {
         let mut tx = self.backend.begin()?;
@@ -97,8 +115,31 @@ impl Store {
         for e in events {
             append_audit(&mut *tx, &e)?;
         }
+        if changes_data {
+            bump_generation(&mut *tx)?;
+        }
         tx.commit()?;
         Ok(out)
+    }
+
+    /// A counter that every committed write of data moves on (in the writing transaction,
+    /// in the database, so every server node sharing it sees every node's writes). Two reads
+    /// at the same generation, with scopes of the same fingerprint, see the same data: a
+    /// rendered read cached under (generation, fingerprint, query) stays true until then.
+    pub fn data_generation(&self) -> Result<i64> {
+        self.read(|c| {
+            c.query_one(
+                "SELECT value FROM settings WHERE key = 'data_generation'",
+                &[],
+            )?
+            .map(|r| {
+                r.str(0)?
+                    .parse::<i64>()
+                    .map_err(|_| StoreError::Corrupt("data generation".into()))
+            })
+            .transpose()
+            .map(|g| g.unwrap_or(0))
+        })
     }
 
     // ----- organisations -----
@@ -650,7 +691,7 @@ impl Store {
 
     /// Append one audit entry in its own transaction.
     pub fn audit(&self, ev: AuditEvent) -> Result<()> {
-        self.write(|_| Ok(((), vec![ev])))
+        self.write_quiet(|_| Ok(((), vec![ev])))
     }
 
     /// Audit entries with `seq > after`, oldest first.
@@ -1057,6 +1098,7 @@ impl SubmissionWriter<'_> {
             records: self.records,
             rejected,
         };
+        bump_generation(&mut *self.tx)?;
         self.tx.commit()?;
         Ok(s)
     }
@@ -1102,6 +1144,16 @@ fn audit_head(c: &mut dyn Conn) -> Result<(i64, String)> {
         }
         None => Ok((0, audit::GENESIS.to_string())),
     }
+}
+
+/// Move the data generation on, inside the caller's write transaction.
+fn bump_generation(c: &mut dyn Conn) -> Result<()> {
+    c.execute(
+        "INSERT INTO settings (key, value) VALUES ('data_generation', '1')
+         ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(settings.value AS BIGINT) + 1 AS TEXT)",
+        &[],
+    )?;
+    Ok(())
 }
 
 /// Append inside the caller's transaction; writers are serialised by the backend.

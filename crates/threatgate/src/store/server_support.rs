@@ -292,7 +292,7 @@ impl Store {
 
     /// Keep a TAXII status resource (its JSON) so that any server node can answer for it.
     pub fn put_taxii_status(&self, id: &str, org: OrgId, body: &str) -> Result<()> {
-        self.write(|c| {
+        self.write_quiet(|c| {
             c.execute(
                 "INSERT INTO taxii_status (id, org_id, created_at, body) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (id) DO UPDATE SET body = excluded.body",
@@ -342,7 +342,7 @@ impl Store {
         local_org: OrgId,
         cursor: &str,
     ) -> Result<()> {
-        self.write(|c| {
+        self.write_quiet(|c| {
             c.execute(
                 "INSERT INTO sync_state (key, direction, remote, local_org, cursor, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
                  ON CONFLICT (key) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",

@@ -12,7 +12,7 @@ use super::backend::{
 };
 
 /// How many idle read connections are kept open.
-const READ_POOL: usize = 8;
+const READ_POOL: usize = 32;
 /// How long a statement waits for a lock held by another process before failing.
 const BUSY_TIMEOUT_MS: u64 = 30_000;
 

@@ -7,6 +7,7 @@
 //! store's scoped methods; a collection only narrows that. Objects the caller may not read
 //! are indistinguishable from objects that do not exist (404, or absent from a page).
 
+pub mod cache;
 pub mod query;
 pub mod submit;
 
@@ -28,8 +29,9 @@ use super::limits::MAX_BODY_BYTES;
 use super::AppState;
 use crate::lookup::scope_for;
 use crate::model::{Org, StoredObject};
-use crate::policy::Action;
-use crate::store::{AuditEvent, CollectionPage, Store};
+use crate::policy::{Action, ReadScope};
+use crate::store::{AuditEvent, CollectionPage, CollectionQuery, Store};
+use cache::{CachedPage, PageCache};
 
 /// Where the one API root lives.
 pub const API_ROOT: &str = "/taxii2/api/";
@@ -149,14 +151,27 @@ fn taxii_json(status: StatusCode, v: &serde_json::Value) -> Response {
     taxii(status, serde_json::to_vec(v).expect("json serialises"))
 }
 
+/// The `date_added` of a page's first and last object.
+fn date_range(objects: &[StoredObject]) -> Option<(String, String)> {
+    let (first, last) = (objects.first()?, objects.last()?);
+    Some((
+        crate::model::format_time(first.date_added),
+        crate::model::format_time(last.date_added),
+    ))
+}
+
 /// Add X-TAXII-Date-Added-First/-Last for a page.
 fn date_headers(r: &mut Response, objects: &[StoredObject]) {
-    if let (Some(first), Some(last)) = (objects.first(), objects.last()) {
-        for (name, o) in [
+    set_date_headers(r, date_range(objects).as_ref());
+}
+
+fn set_date_headers(r: &mut Response, dates: Option<&(String, String)>) {
+    if let Some((first, last)) = dates {
+        for (name, v) in [
             ("x-taxii-date-added-first", first),
             ("x-taxii-date-added-last", last),
         ] {
-            if let Ok(v) = HeaderValue::from_str(&crate::model::format_time(o.date_added)) {
+            if let Ok(v) = HeaderValue::from_str(v) {
                 r.headers_mut().insert(HeaderName::from_static(name), v);
             }
         }
@@ -276,14 +291,14 @@ async fn collection_one(
     .await
 }
 
-/// Read one page of a collection for the caller, auditing the start of each read.
-fn read_page(
+/// The caller's readable collection `cid`, the scope its reads use and `filters` narrowed
+/// to it.
+fn resolve(
     s: &Store,
     caller: &Caller,
     cid: &str,
     filters: query::Filters,
-    what: &str,
-) -> Result<(Collection, CollectionPage), Problem> {
+) -> Result<(Collection, ReadScope, CollectionQuery), Problem> {
     let bulk = scope_for(s, &caller.org, Utc::now(), crate::policy::Channel::Bulk)?;
     let c = collections::find_scoped(s, &caller.org, caller.token.role, &bulk, cid)?
         .ok_or_else(|| not_found_collection(cid))?;
@@ -295,24 +310,86 @@ fn read_page(
     };
     let mut q = filters.query;
     c.restrict(caller.org.id, &mut q);
+    Ok((c, scope, q))
+}
+
+/// One audit entry per read: its first page (continuations carry `next`).
+fn audit_read(
+    s: &Store,
+    caller: &Caller,
+    c: &Collection,
+    q: &CollectionQuery,
+    what: &str,
+    objects: usize,
+    more: bool,
+) -> Result<(), Problem> {
+    s.audit(AuditEvent::new(
+        Some(caller.org.id),
+        "taxii.read",
+        format!("collection:{}", c.alias),
+        json!({
+            "endpoint": what,
+            "objects": objects,
+            "more": more,
+            "ids": q.base.ids,
+            "types": q.base.types,
+            "added_after": q.added_after,
+        }),
+    ))?;
+    Ok(())
+}
+
+/// Read one page of a collection for the caller, auditing the start of each read.
+fn read_page(
+    s: &Store,
+    caller: &Caller,
+    cid: &str,
+    filters: query::Filters,
+    what: &str,
+) -> Result<(Collection, CollectionPage), Problem> {
+    let continued = filters.continued;
+    let (c, scope, q) = resolve(s, caller, cid, filters)?;
     let page = s.collection_page(&scope, &q)?;
-    // One audit entry per read: its first page (continuations carry `next`).
-    if !filters.continued {
-        s.audit(AuditEvent::new(
-            Some(caller.org.id),
-            "taxii.read",
-            format!("collection:{}", c.alias),
-            json!({
-                "endpoint": what,
-                "objects": page.objects.len(),
-                "more": page.more,
-                "ids": q.base.ids,
-                "types": q.base.types,
-                "added_after": q.added_after,
-            }),
-        ))?;
+    if !continued {
+        audit_read(s, caller, &c, &q, what, page.objects.len(), page.more)?;
     }
     Ok((c, page))
+}
+
+/// An objects page rendered, from the page cache when the same reader scope read it at
+/// the same data generation.
+fn objects_page(
+    s: &Store,
+    pages: &PageCache,
+    caller: &Caller,
+    cid: &str,
+    filters: query::Filters,
+) -> Result<CachedPage, Problem> {
+    let continued = filters.continued;
+    let (c, scope, q) = resolve(s, caller, cid, filters)?;
+    // Read before the page: a page is never newer-keyed than the data it was read from.
+    let generation = s.data_generation()?;
+    let key = pages.key("objects", &scope.fingerprint(), &q, generation);
+    let page = match key.as_deref().and_then(|k| pages.get(k, generation)) {
+        Some(hit) => hit,
+        None => {
+            let page = s.collection_page(&scope, &q)?;
+            let rendered = CachedPage {
+                body: Bytes::from(envelope(&page)),
+                dates: date_range(&page.objects),
+                objects: page.objects.len(),
+                more: page.more,
+            };
+            if let Some(k) = key {
+                pages.put(k, generation, rendered.clone());
+            }
+            rendered
+        }
+    };
+    if !continued {
+        audit_read(s, caller, &c, &q, "objects", page.objects, page.more)?;
+    }
+    Ok(page)
 }
 
 fn next_of(page: &CollectionPage) -> Option<String> {
@@ -360,12 +437,13 @@ async fn objects_get(
         check_accept(&headers, true)?;
         caller.require(Action::Read)?;
         let filters = query::parse(raw.as_deref(), query::OBJECTS)?;
-        let (_, page) = blocking(&st.store, move |s| {
-            read_page(s, &caller, &cid, filters, "objects")
+        let pages = st.pages.clone();
+        let page = blocking(&st.store, move |s| {
+            objects_page(s, &pages, &caller, &cid, filters)
         })
         .await?;
-        let mut r = taxii(StatusCode::OK, envelope(&page));
-        date_headers(&mut r, &page.objects);
+        let mut r = taxii(StatusCode::OK, page.body);
+        set_date_headers(&mut r, page.dates.as_ref());
         Ok(r)
     })
     .await
