@@ -177,7 +177,10 @@ pub(crate) struct Ip6Filter {
 const IP6_FINE_BITS: usize = 1 << 20;
 
 impl Ip6Filter {
-    pub fn build(exact: impl Iterator<Item = u128>, cidrs: impl Iterator<Item = (u128, u8)>) -> Self {
+    pub fn build(
+        exact: impl Iterator<Item = u128>,
+        cidrs: impl Iterator<Item = (u128, u8)>,
+    ) -> Self {
         let mut f = Ip6Filter {
             wide: vec![0u64; (1 << 16) / 64],
             fine: vec![0u64; IP6_FINE_BITS / 64],
@@ -190,7 +193,11 @@ impl Ip6Filter {
         for (n, l) in cidrs {
             any = true;
             if l < 24 {
-                let last = if l == 0 { u128::MAX } else { n | (u128::MAX >> l) };
+                let last = if l == 0 {
+                    u128::MAX
+                } else {
+                    n | (u128::MAX >> l)
+                };
                 for t in (n >> 112) as usize..=(last >> 112) as usize {
                     f.wide[t / 64] |= 1 << (t % 64);
                 }
@@ -238,13 +245,19 @@ impl Ip6Filter {
 /// The last two labels of a name (the whole name if it has one label).
 #[inline]
 pub(crate) fn two_labels(name: &[u8]) -> &[u8] {
-    match memchr::memrchr(b'.', name) {
-        Some(d) => match memchr::memrchr(b'.', &name[..d]) {
-            Some(d2) => &name[d2 + 1..],
-            None => name,
-        },
-        None => name,
+    // Names are short: a plain backwards loop beats setting up two vector searches.
+    let mut dots = 0;
+    let mut k = name.len();
+    while k > 0 {
+        k -= 1;
+        if name[k] == b'.' {
+            dots += 1;
+            if dots == 2 {
+                return &name[k + 1..];
+            }
+        }
     }
+    name
 }
 
 fn trim_dots_dashes(mut p: &[u8]) -> &[u8] {
@@ -271,90 +284,201 @@ fn trim_token_ends(mut p: &[u8]) -> &[u8] {
 const MAX_SCHEME_LEN: usize = 20;
 
 impl IndicatorSet {
-    /// One pass over `line`: may it hit? Counts `sep` bytes and records the span of column
-    /// `column` (0-based, split on `sep`) on the way.
+    /// May `line` hit? Also counts `sep` bytes and finds the span of column `column` (0-based,
+    /// split on `sep`).
+    ///
+    /// Word at a time (8 bytes): bytes that send the line down the full path (≥ 0x80,
+    /// backslash, defang brackets) and *anchors* (`.` and `:`) are found with bit tricks;
+    /// only runs holding an anchor are walked byte by byte. The other runs can only hit as
+    /// hashes (32 bytes or more), and every such piece covers two consecutive samples taken
+    /// every 16 bytes, so samples find them.
     pub(crate) fn prefilter_line(&self, s: &[u8], sep: u8, column: Option<usize>) -> LineScan {
         let mut out = LineScan::default();
-        let mut col_start = if column == Some(0) { Some(0) } else { None };
-        let n = s.len();
-        let mut i = 0;
-        while i < n {
-            let b = s[i];
-            let mut c = PCLASS[b as usize];
-            if c & P_RUN == 0 {
-                if c & P_SLOW != 0
-                    || (c & P_OPEN != 0
-                        && matches!(
-                            s.get(i + 1),
-                            Some(b'.' | b':' | b'/' | b'@' | b'd' | b'D' | b'a' | b'A')
-                        ))
-                {
-                    out.maybe = true;
-                    return out;
-                }
-                if b == sep {
-                    out.seps += 1;
-                    if let Some(k) = column {
-                        if out.seps == k {
-                            col_start = Some(i + 1);
-                        } else if out.seps == k + 1 {
-                            out.column = col_start.map(|st| (st, i));
-                        }
-                    }
-                }
-                i += 1;
-                continue;
-            }
-            let run_start = i;
-            let mut run_acc = 0u8;
-            let mut piece_start = i;
-            let mut piece_acc = 0u8;
-            loop {
-                if c & P_SPLIT != 0 {
-                    if self.piece_may_hit(&s[piece_start..i], piece_acc) {
-                        out.maybe = true;
-                        return out;
-                    }
-                    piece_start = i + 1;
-                    piece_acc = 0;
-                } else {
-                    piece_acc |= c;
-                }
-                run_acc |= c;
-                i += 1;
-                if i >= n {
-                    break;
-                }
-                c = PCLASS[s[i] as usize];
-                if c & P_RUN == 0 {
-                    break;
-                }
-            }
-            if self.piece_may_hit(&s[piece_start..i], piece_acc)
-                || self.run_may_hit(&s[run_start..i], run_acc)
-            {
-                out.maybe = true;
-                return out;
-            }
-            // A URL: "scheme://".
-            if s[i - 1] == b':' && s[i..].starts_with(b"//") {
-                let run = &s[run_start..i - 1];
-                let mut k = run.len();
-                while k > 0 && run.len() - k < MAX_SCHEME_LEN && is_scheme_byte(run[k - 1]) {
-                    k -= 1;
-                }
-                if self.url_host_may_hit(&s[i + 2..]) || self.run_prefix_may_hit(&run[..k]) {
-                    out.maybe = true;
-                    return out;
-                }
-            }
+        if self.anchors_may_hit(s) || self.long_pieces_may_hit(s) {
+            out.maybe = true;
+            return out;
         }
-        if let (Some(k), None) = (column, out.column) {
-            if out.seps == k {
-                out.column = col_start.map(|st| (st, n));
+        if sep != b'\n' {
+            let mut col_start = if column == Some(0) { Some(0) } else { None };
+            for k in memchr::memchr_iter(sep, s) {
+                out.seps += 1;
+                if let Some(c) = column {
+                    if out.seps == c {
+                        col_start = Some(k + 1);
+                    } else if out.seps == c + 1 {
+                        out.column = col_start.map(|st| (st, k));
+                    }
+                }
+            }
+            if let (Some(c), None) = (column, out.column) {
+                if out.seps == c {
+                    out.column = col_start.map(|st| (st, s.len()));
+                }
             }
         }
         out
+    }
+
+    /// Slow-path bytes, and every run holding a `.` or `:`.
+    #[inline]
+    fn anchors_may_hit(&self, s: &[u8]) -> bool {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
+        // Bytes equal to `b` in `v`, as high bits; exact.
+        #[inline(always)]
+        fn eq(v: u64, b: u8) -> u64 {
+            let x = v ^ (ONES * b as u64);
+            !(((x & !HIGH).wrapping_add(!HIGH)) | x | !HIGH)
+        }
+        let n = s.len();
+        let mut covered = 0usize; // runs before this offset are done
+        let mut base = 0usize;
+        while base < n {
+            let w = match s.get(base..base + 8) {
+                Some(word) => u64::from_le_bytes(word.try_into().expect("8 bytes")),
+                None => {
+                    let mut buf = [0u8; 8];
+                    buf[..n - base].copy_from_slice(&s[base..]);
+                    u64::from_le_bytes(buf)
+                }
+            };
+            // Case bit set: '[' and '{', '\\' and '|', '(' and 0x08 share a pattern.
+            let v = w | (ONES * 0x20);
+            let special = (w & HIGH) | eq(v, b'{') | eq(v, b'|') | eq(v, b'(');
+            if special != 0 {
+                let mut m = special;
+                while m != 0 {
+                    let j = base + (m.trailing_zeros() / 8) as usize;
+                    m &= m - 1;
+                    if j >= n {
+                        break;
+                    }
+                    let c = PCLASS[s[j] as usize];
+                    if c & P_SLOW != 0
+                        || (c & P_OPEN != 0
+                            && matches!(
+                                s.get(j + 1),
+                                Some(b'.' | b':' | b'/' | b'@' | b'd' | b'D' | b'a' | b'A')
+                            ))
+                    {
+                        return true;
+                    }
+                }
+            }
+            let mut m = eq(w, b'.') | eq(w, b':');
+            while m != 0 {
+                let j = base + (m.trailing_zeros() / 8) as usize;
+                m &= m - 1;
+                if j < covered || j >= n {
+                    continue;
+                }
+                let mut st = j;
+                while st > 0 && PCLASS[s[st - 1] as usize] & P_RUN != 0 {
+                    st -= 1;
+                }
+                // A lone ':' (JSON's key/value separator) holds no token and, with no
+                // scheme before it, starts no URL.
+                if st == j && s[j] == b':' && not_run(s.get(j + 1)) {
+                    covered = j + 1;
+                    continue;
+                }
+                match self.run_from_may_hit(s, st) {
+                    Ok(en) => covered = en,
+                    Err(()) => return true,
+                }
+            }
+            base += 8;
+        }
+        false
+    }
+
+    /// Pieces of 32 bytes or more (hashes): each covers samples `k` and `k + 16`.
+    #[inline]
+    fn long_pieces_may_hit(&self, s: &[u8]) -> bool {
+        let n = s.len();
+        let piece = |k: usize| PCLASS[s[k] as usize] & P_PIECE != 0;
+        let mut k = 16;
+        while k < n {
+            if !(piece(k) && piece(k - 16) && (k - 15..k).all(piece)) {
+                k += 16;
+                continue;
+            }
+            let mut st = k - 16;
+            while st > 0 && piece(st - 1) {
+                st -= 1;
+            }
+            let mut en = k + 1;
+            while en < n && piece(en) {
+                en += 1;
+            }
+            let acc = s[st..en].iter().fold(0u8, |a, &b| a | PCLASS[b as usize]);
+            if self.piece_may_hit(&s[st..en], acc) {
+                return true;
+            }
+            k = en + 17;
+        }
+        false
+    }
+
+    /// The run starting at `st` (maximal token bytes): its pieces, its IPv6 shape, and the
+    /// URL host after it when it ends a scheme. `Ok(end of the run)` if it cannot hit.
+    fn run_from_may_hit(&self, s: &[u8], st: usize) -> Result<usize, ()> {
+        let tail = &s[st..];
+        let (mut acc, mut run_acc, mut ps) = (0u8, 0u8, 0usize);
+        let mut k = 0;
+        while k < tail.len() {
+            let c = PCLASS[tail[k] as usize];
+            if c & P_RUN == 0 {
+                break;
+            }
+            run_acc |= c;
+            if c & P_SPLIT != 0 {
+                if worth_checking(acc, k - ps) && self.piece_may_hit(&tail[ps..k], acc) {
+                    return Err(());
+                }
+                ps = k + 1;
+                acc = 0;
+            } else {
+                acc |= c;
+            }
+            k += 1;
+        }
+        let en = st + k;
+        let run = &tail[..k];
+        if self.run_end_may_hit(s, run, en, acc, ps, run_acc) {
+            Err(())
+        } else {
+            Ok(en)
+        }
+    }
+
+    #[inline]
+    fn run_end_may_hit(
+        &self,
+        s: &[u8],
+        run: &[u8],
+        en: usize,
+        acc: u8,
+        ps: usize,
+        run_acc: u8,
+    ) -> bool {
+        if (worth_checking(acc, run.len() - ps) && self.piece_may_hit(&run[ps..], acc))
+            || (run_acc & P_SPLIT != 0 && self.run_may_hit(run, run_acc))
+        {
+            return true;
+        }
+        // A URL: "scheme://".
+        if run.last() == Some(&b':') && s[en..].starts_with(b"//") {
+            let r = &run[..run.len() - 1];
+            let mut k = r.len();
+            while k > 0 && r.len() - k < MAX_SCHEME_LEN && is_scheme_byte(r[k - 1]) {
+                k -= 1;
+            }
+            if self.url_host_may_hit(&s[en + 2..]) || self.run_prefix_may_hit(&r[..k]) {
+                return true;
+            }
+        }
+        false
     }
 
     /// A run cut where the tokeniser cuts it (before a URL scheme): checked in full again.
@@ -380,7 +504,7 @@ impl IndicatorSet {
     }
 
     /// Whole-run shapes: IPv6 addresses (the tokeniser parses runs with two colons or more).
-    #[inline]
+    #[inline(never)]
     fn run_may_hit(&self, r: &[u8], acc: u8) -> bool {
         if acc & P_SPLIT == 0 {
             return false; // no ':' (nor '@' / '+')
@@ -395,10 +519,7 @@ impl IndicatorSet {
                 return false;
             }
             let core = trim_token_ends(r);
-            if core
-                .iter()
-                .any(|&b| PCLASS[b as usize] & P_NOT_V6 != 0)
-            {
+            if core.iter().any(|&b| PCLASS[b as usize] & P_NOT_V6 != 0) {
                 return false;
             }
             core
@@ -406,14 +527,17 @@ impl IndicatorSet {
         if core.len() < 2 || memchr::memchr(b':', core).is_none() {
             return false;
         }
-        match std::str::from_utf8(core).ok().and_then(|t| t.parse::<Ipv6Addr>().ok()) {
+        match std::str::from_utf8(core)
+            .ok()
+            .and_then(|t| t.parse::<Ipv6Addr>().ok())
+        {
             Some(a) => self.prefilter().ip6.may_contain(u128::from(a)),
             None => false,
         }
     }
 
     /// One piece: `[A-Za-z0-9._-]+`, `acc` the OR of its class bits.
-    #[inline]
+    #[inline(never)]
     fn piece_may_hit(&self, p: &[u8], acc: u8) -> bool {
         if acc & P_DOT == 0 {
             if p.len() < 32 {
@@ -509,6 +633,21 @@ impl IndicatorSet {
             return true;
         }
         self.prefilter().strings.may_contain(two_labels(hs))
+    }
+}
+
+/// Only pieces with a dot (IPs, names) or of hash length can hit.
+#[inline(always)]
+fn worth_checking(acc: u8, len: usize) -> bool {
+    acc & P_DOT != 0 || len >= 32
+}
+
+/// End of input or a byte outside runs.
+#[inline]
+fn not_run(b: Option<&u8>) -> bool {
+    match b {
+        None => true,
+        Some(&b) => PCLASS[b as usize] & P_RUN == 0,
     }
 }
 

@@ -616,30 +616,81 @@ fn compiled_set_and_scanner_are_shareable_across_threads() {
 /// Lines built from fragments near every edge of the tokeniser (case, trimming, defanging,
 /// URL schemes and hosts, IPv6 shapes, e-mail, hashes), for the prefilter comparison.
 const TRICKY: &[&str] = &[
-    "evil.example", "EVIL.Example", "a.b.evil.example", "-evil.example-", "evil.example-",
-    "-a.evil.example", "x@evil.example", "phish@mail.example", "phish@Mail.Example:25",
-    "a@-evil.example:1", "192.0.2.5", "-192.0.2.5-", "198.51.100.7", "198.51.100.07",
-    "1.2.3.4.5", "2001:db8::1", "[2001:db8::5]:53", "-2001:db8::1", "2001:db8::",
-    "::ffff:192.0.2.1", "fd12:3456::9", "d41d8cd98f00b204e9800998ecf8427e",
-    "D41D8CD98F00B204E9800998ECF8427E", "-d41d8cd98f00b204e9800998ecf8427e-",
-    "md5:d41d8cd98f00b204e9800998ecf8427e", "x.d41d8cd98f00b204e9800998ecf8427e",
-    "http://bad.example/gate.php?id=1", "HTTP://BAD.example:80/gate.php?id=1",
-    "http://bad.example/other", "hxxp://bad[.]example/gate.php?id=1", "evil[.]example",
-    "evil(dot)example", "phish[at]mail.example", "http://evil%2eexample/",
-    "http://0xcb.0.113.9/p", "http://3405803785/p", "http://203.0.113.9/p",
-    "http://user:pw@bad.example/", "https://w.evil.example/index", "http://[2001:db8::1]/",
-    "x.evil.example://foo", "aaaaaaaaaaaaaaaaaaaaaaa.evil.examplebbbbbbbbbbbbbbbbbbbb://h/",
-    "a:evil.example:ftp://x", "2001:db8::1:http://x/", "\u{e9}vil.example", "evil.example.",
-    "evil.example..", "evil_x.example", "a+evil.example", "http://intranet/x",
-    "'http://bad.example/gate.php?id=1'", "(http://x.evil.example/a)", "http://bad.example.",
-    "http://BAD.EXAMPLE..:8/gate.php?id=1", "evil.example\\", "sub.evil.examplex",
-    "notevil.example", "bg12.test", "10.1.2.3", "100.64.0.1", "GET", "1700000000.123",
-    "Mozilla/5.0", "TCP_MISS/200", "-", "(empty)", "a:b:c", "2024-01-02T03:04:05Z",
-    "http://203.0.113.9:8080/q", "mail.example", "ab:cd:ef:01:23:45",
+    "evil.example",
+    "EVIL.Example",
+    "a.b.evil.example",
+    "-evil.example-",
+    "evil.example-",
+    "-a.evil.example",
+    "x@evil.example",
+    "phish@mail.example",
+    "phish@Mail.Example:25",
+    "a@-evil.example:1",
+    "192.0.2.5",
+    "-192.0.2.5-",
+    "198.51.100.7",
+    "198.51.100.07",
+    "1.2.3.4.5",
+    "2001:db8::1",
+    "[2001:db8::5]:53",
+    "-2001:db8::1",
+    "2001:db8::",
+    "::ffff:192.0.2.1",
+    "fd12:3456::9",
+    "d41d8cd98f00b204e9800998ecf8427e",
+    "D41D8CD98F00B204E9800998ECF8427E",
+    "-d41d8cd98f00b204e9800998ecf8427e-",
+    "md5:d41d8cd98f00b204e9800998ecf8427e",
+    "x.d41d8cd98f00b204e9800998ecf8427e",
+    "http://bad.example/gate.php?id=1",
+    "HTTP://BAD.example:80/gate.php?id=1",
+    "http://bad.example/other",
+    "hxxp://bad[.]example/gate.php?id=1",
+    "evil[.]example",
+    "evil(dot)example",
+    "phish[at]mail.example",
+    "http://evil%2eexample/",
+    "http://0xcb.0.113.9/p",
+    "http://3405803785/p",
+    "http://203.0.113.9/p",
+    "http://user:pw@bad.example/",
+    "https://w.evil.example/index",
+    "http://[2001:db8::1]/",
+    "x.evil.example://foo",
+    "aaaaaaaaaaaaaaaaaaaaaaa.evil.examplebbbbbbbbbbbbbbbbbbbb://h/",
+    "a:evil.example:ftp://x",
+    "2001:db8::1:http://x/",
+    "\u{e9}vil.example",
+    "evil.example.",
+    "evil.example..",
+    "evil_x.example",
+    "a+evil.example",
+    "http://intranet/x",
+    "'http://bad.example/gate.php?id=1'",
+    "(http://x.evil.example/a)",
+    "http://bad.example.",
+    "http://BAD.EXAMPLE..:8/gate.php?id=1",
+    "evil.example\\",
+    "sub.evil.examplex",
+    "notevil.example",
+    "bg12.test",
+    "10.1.2.3",
+    "100.64.0.1",
+    "GET",
+    "1700000000.123",
+    "Mozilla/5.0",
+    "TCP_MISS/200",
+    "-",
+    "(empty)",
+    "a:b:c",
+    "2024-01-02T03:04:05Z",
+    "http://203.0.113.9:8080/q",
+    "mail.example",
+    "ab:cd:ef:01:23:45",
 ];
 const SEPS: &[&str] = &[
-    " ", " ", ",", ";", "'", "(", ")", "[", "]", "<", ">", ":", "@", "/", "//", "=", "-", ".",
-    "", "+", "{", "}",
+    " ", " ", ",", ";", "'", "(", ")", "[", "]", "<", ">", ":", "@", "/", "//", "=", "-", ".", "",
+    "+", "{", "}",
 ];
 
 struct Xorshift(u64);
@@ -769,10 +820,16 @@ fn prefilter_changes_no_result_in_any_format() {
         if i % 50 == 0 {
             zeek.push_str("1.5\tC1\n");
         }
-        zeek.push_str(&format!("1700000000.1\tCx\t{}\t{host}\t{uri}\t{ua}\n", rng.frag()));
+        zeek.push_str(&format!(
+            "1700000000.1\tCx\t{}\t{host}\t{uri}\t{ua}\n",
+            rng.frag()
+        ));
     }
     total += compare_prefilter(&set, LogFormat::Zeek, &zeek);
-    assert!(total > 1000, "{total} hits: the corpus must exercise the matcher");
+    assert!(
+        total > 1000,
+        "{total} hits: the corpus must exercise the matcher"
+    );
 }
 
 #[test]
@@ -791,6 +848,9 @@ fn prefilter_passes_background_lines_and_stops_candidates() {
         "to: phish@mail.example",
         "c2 evil[.]example",
     ] {
-        assert!(set.prefilter_line(hit.as_bytes(), b'\n', None).maybe, "{hit}");
+        assert!(
+            set.prefilter_line(hit.as_bytes(), b'\n', None).maybe,
+            "{hit}"
+        );
     }
 }

@@ -454,7 +454,10 @@ impl IndicatorSetBuilder {
                 continue;
             }
             let h = url_hosts.bytes(e);
-            match std::str::from_utf8(h).ok().and_then(|t| t.parse::<Ipv4Addr>().ok()) {
+            match std::str::from_utf8(h)
+                .ok()
+                .and_then(|t| t.parse::<Ipv4Addr>().ok())
+            {
                 Some(a) => url_host_ip4.push(u32::from(a)),
                 None => names.push(crate::prefilter::two_labels(h)),
             }
