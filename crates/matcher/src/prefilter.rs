@@ -294,34 +294,36 @@ impl IndicatorSet {
     /// every 16 bytes, so samples find them.
     pub(crate) fn prefilter_line(&self, s: &[u8], sep: u8, column: Option<usize>) -> LineScan {
         let mut out = LineScan::default();
-        if self.anchors_may_hit(s) || self.long_pieces_may_hit(s) {
-            out.maybe = true;
-            return out;
-        }
-        if sep != b'\n' {
-            let mut col_start = if column == Some(0) { Some(0) } else { None };
-            for k in memchr::memchr_iter(sep, s) {
-                out.seps += 1;
-                if let Some(c) = column {
-                    if out.seps == c {
-                        col_start = Some(k + 1);
-                    } else if out.seps == c + 1 {
-                        out.column = col_start.map(|st| (st, k));
-                    }
+        let seps = match self.anchors_may_hit(s, sep) {
+            Some(n) if !self.long_pieces_may_hit(s) => n,
+            _ => {
+                out.maybe = true;
+                return out;
+            }
+        };
+        out.seps = seps;
+        if let Some(c) = column {
+            // Zeek http.log: where the `host` column is.
+            let mut col_start = if c == 0 { Some(0) } else { None };
+            for (n, k) in memchr::memchr_iter(sep, s).enumerate() {
+                if n + 1 == c {
+                    col_start = Some(k + 1);
+                } else if n == c {
+                    out.column = col_start.map(|st| (st, k));
+                    break;
                 }
             }
-            if let (Some(c), None) = (column, out.column) {
-                if out.seps == c {
-                    out.column = col_start.map(|st| (st, s.len()));
-                }
+            if out.column.is_none() && seps == c {
+                out.column = col_start.map(|st| (st, s.len()));
             }
         }
         out
     }
 
-    /// Slow-path bytes, and every run holding a `.` or `:`.
+    /// Slow-path bytes, and every run holding a `.` or `:`. `None` if the line may hit,
+    /// else the number of `sep` bytes.
     #[inline]
-    fn anchors_may_hit(&self, s: &[u8]) -> bool {
+    fn anchors_may_hit(&self, s: &[u8], sep: u8) -> Option<usize> {
         const ONES: u64 = 0x0101_0101_0101_0101;
         const HIGH: u64 = 0x8080_8080_8080_8080;
         // Bytes equal to `b` in `v`, as high bits; exact.
@@ -333,10 +335,21 @@ impl IndicatorSet {
         let n = s.len();
         let mut covered = 0usize; // runs before this offset are done
         let mut base = 0usize;
+        let mut seps = 0usize;
+        let count_seps = sep != b'\n';
         while base < n {
             let w = match s.get(base..base + 8) {
-                Some(word) => u64::from_le_bytes(word.try_into().expect("8 bytes")),
+                Some(word) => {
+                    let w = u64::from_le_bytes(word.try_into().expect("8 bytes"));
+                    // Bytes equal to `sep`, summed into the top byte (popcnt is not in the
+                    // baseline x86-64 target).
+                    if count_seps {
+                        seps += (((eq(w, sep) >> 7).wrapping_mul(ONES)) >> 56) as usize;
+                    }
+                    w
+                }
                 None => {
+                    seps += s[base..].iter().filter(|&&b| b == sep).count();
                     let mut buf = [0u8; 8];
                     buf[..n - base].copy_from_slice(&s[base..]);
                     u64::from_le_bytes(buf)
@@ -361,16 +374,21 @@ impl IndicatorSet {
                                 Some(b'.' | b':' | b'/' | b'@' | b'd' | b'D' | b'a' | b'A')
                             ))
                     {
-                        return true;
+                        return None;
                     }
                 }
             }
-            let mut m = eq(w, b'.') | eq(w, b':');
+            // JSON's `":"` (a colon between quotes, seen within the word) holds no token
+            // and starts no URL: not an anchor.
+            let colons = eq(w, b':');
+            let quotes = eq(w, b'"');
+            let mut m = eq(w, b'.') | (colons & !((quotes << 8) & (quotes >> 8)));
+            m &= not_before(covered, base);
             while m != 0 {
                 let j = base + (m.trailing_zeros() / 8) as usize;
                 m &= m - 1;
-                if j < covered || j >= n {
-                    continue;
+                if j >= n {
+                    break;
                 }
                 let mut st = j;
                 while st > 0 && PCLASS[s[st - 1] as usize] & P_RUN != 0 {
@@ -379,17 +397,18 @@ impl IndicatorSet {
                 // A lone ':' (JSON's key/value separator) holds no token and, with no
                 // scheme before it, starts no URL.
                 if st == j && s[j] == b':' && not_run(s.get(j + 1)) {
-                    covered = j + 1;
                     continue;
                 }
                 match self.run_from_may_hit(s, st) {
                     Ok(en) => covered = en,
-                    Err(()) => return true,
+                    Err(()) => return None,
                 }
+                // Anchors inside the run just walked are done.
+                m &= not_before(covered, base);
             }
             base += 8;
         }
-        false
+        Some(seps)
     }
 
     /// Pieces of 32 bytes or more (hashes): each covers samples `k` and `k + 16`.
@@ -423,28 +442,37 @@ impl IndicatorSet {
     /// The run starting at `st` (maximal token bytes): its pieces, its IPv6 shape, and the
     /// URL host after it when it ends a scheme. `Ok(end of the run)` if it cannot hit.
     fn run_from_may_hit(&self, s: &[u8], st: usize) -> Result<usize, ()> {
+        // Find the end first in a tight loop; most runs (addresses, names, times) hold no
+        // ':', '@' or '+' and are one piece.
         let tail = &s[st..];
-        let (mut acc, mut run_acc, mut ps) = (0u8, 0u8, 0usize);
-        let mut k = 0;
-        while k < tail.len() {
-            let c = PCLASS[tail[k] as usize];
-            if c & P_RUN == 0 {
-                break;
-            }
-            run_acc |= c;
-            if c & P_SPLIT != 0 {
-                if worth_checking(acc, k - ps) && self.piece_may_hit(&tail[ps..k], acc) {
-                    return Err(());
-                }
-                ps = k + 1;
-                acc = 0;
-            } else {
-                acc |= c;
-            }
-            k += 1;
-        }
-        let en = st + k;
+        let mut run_acc = 0u8;
+        let k = tail
+            .iter()
+            .position(|&b| {
+                let c = PCLASS[b as usize];
+                run_acc |= c;
+                c & P_RUN == 0
+            })
+            .unwrap_or(tail.len());
         let run = &tail[..k];
+        let en = st + k;
+        // The terminating byte adds only P_SLOW / P_OPEN, which no check below reads.
+        let (mut acc, mut ps) = (run_acc, 0usize);
+        if run_acc & P_SPLIT != 0 {
+            acc = 0;
+            for (i, &b) in run.iter().enumerate() {
+                let c = PCLASS[b as usize];
+                if c & P_SPLIT != 0 {
+                    if worth_checking(acc, i - ps) && self.piece_may_hit(&run[ps..i], acc) {
+                        return Err(());
+                    }
+                    ps = i + 1;
+                    acc = 0;
+                } else {
+                    acc |= c;
+                }
+            }
+        }
         if self.run_end_may_hit(s, run, en, acc, ps, run_acc) {
             Err(())
         } else {
@@ -640,6 +668,16 @@ impl IndicatorSet {
 #[inline(always)]
 fn worth_checking(acc: u8, len: usize) -> bool {
     acc & P_DOT != 0 || len >= 32
+}
+
+/// Mask of the bytes of the word at `base` that lie at or after `covered`.
+#[inline(always)]
+fn not_before(covered: usize, base: usize) -> u64 {
+    match covered.saturating_sub(base) {
+        0 => u64::MAX,
+        k if k >= 8 => 0,
+        k => u64::MAX << (8 * k),
+    }
 }
 
 /// End of input or a byte outside runs.
