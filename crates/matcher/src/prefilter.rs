@@ -5,10 +5,13 @@
 //! line, [`IndicatorSet::prefilter_line`] answers `maybe`. The converse need not hold: a
 //! `maybe` only costs the full path. The pass is a superset of the tokeniser by construction:
 //!
-//! - it splits the line into *runs* of the tokeniser's token bytes (alphanumerics and
-//!   `. - _ : @ +`) and each run into *pieces* of `[A-Za-z0-9._-]`; every token the tokeniser
+//! - it sees the line as *runs* of the tokeniser's token bytes (alphanumerics and
+//!   `. - _ : @ +`), each made of *pieces* of `[A-Za-z0-9._-]`; every token the tokeniser
 //!   classifies (after its trimming, its one-colon split, its e-mail split) is a piece or a
-//!   trimmed piece, and every piece is checked in every shape that could hit: dotted
+//!   trimmed piece. A piece can only hit if it holds a `.` (addresses, names) or is 32 bytes
+//!   or longer (hashes), and an IPv6 address or a URL needs a `:`; so only runs holding a
+//!   `.` or `:` (found 8 bytes at a time) are walked, and long pieces are found by sampling
+//!   every 16th byte. Every candidate piece is checked in every shape that could hit: dotted
 //!   quad → IPv4 /24 bitmap; other dotted piece → its two-label suffix in a Bloom filter of
 //!   the two-label suffixes of indicator domains, URL-indicator hosts and e-mail domains
 //!   (trimmed both ways when it starts or ends with `-`); hex piece of hash length → the same
