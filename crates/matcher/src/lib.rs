@@ -43,6 +43,7 @@
 
 mod extract;
 pub mod formats;
+mod prefilter;
 mod ranges;
 mod scan;
 mod set;
