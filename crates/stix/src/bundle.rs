@@ -20,7 +20,9 @@
 //!   bundle itself) is refused with [`BundleError::TooDeep`]: no recursion happens while
 //!   scanning, so a 100,000-deep input cannot overflow the stack.
 //! - An element larger than [`Limits::max_object_bytes`] is refused with
-//!   [`BundleError::ObjectTooLarge`].
+//!   [`BundleError::ObjectTooLarge`], and one holding more than
+//!   [`Limits::max_object_values`] JSON values with [`BundleError::TooManyValues`] (the
+//!   scanner counts them before any tree is built).
 //! - Errors that break the framing (malformed JSON, limits, I/O, not a bundle) end the
 //!   iteration: no later object can be trusted. An element that is well-formed JSON but
 //!   not an object is reported ([`BundleError::NotAnObject`]) and reading continues.
@@ -33,7 +35,7 @@ use std::io::{self, Read, Write};
 
 use serde_json::{Map, Value};
 
-use crate::common::{Pointer, MAX_DEPTH, MAX_OBJECT_BYTES};
+use crate::common::{Pointer, MAX_DEPTH, MAX_OBJECT_BYTES, MAX_OBJECT_VALUES};
 use crate::object::{json_kind, StixObject};
 
 /// Bounds the reader enforces. See the module documentation.
@@ -43,6 +45,8 @@ pub struct Limits {
     pub max_depth: usize,
     /// Largest element of `objects`, in bytes of JSON text.
     pub max_object_bytes: usize,
+    /// Most JSON values in one element of `objects` (every `[`, `{` and `,` counts).
+    pub max_object_values: usize,
 }
 
 impl Default for Limits {
@@ -50,6 +54,7 @@ impl Default for Limits {
         Limits {
             max_depth: MAX_DEPTH,
             max_object_bytes: MAX_OBJECT_BYTES,
+            max_object_values: MAX_OBJECT_VALUES,
         }
     }
 }
@@ -104,6 +109,18 @@ pub enum BundleError {
         /// The limit in force.
         limit: usize,
     },
+    /// One element of `objects` holds more JSON values than the limit.
+    #[error("object {pointer} starting at {location} holds more than {limit} JSON values (counted up to {at})")]
+    TooManyValues {
+        /// Where the object starts.
+        location: Location,
+        /// `/objects/N`.
+        pointer: Pointer,
+        /// Where the limit was crossed.
+        at: Location,
+        /// The limit in force.
+        limit: usize,
+    },
     /// The document is JSON but not a STIX bundle (wrong top-level shape or `type`).
     #[error("not a STIX bundle at {location}: {message}")]
     NotABundle {
@@ -148,6 +165,7 @@ impl BundleError {
             BundleError::Syntax { location, .. }
             | BundleError::TooDeep { location, .. }
             | BundleError::ObjectTooLarge { location, .. }
+            | BundleError::TooManyValues { location, .. }
             | BundleError::NotABundle { location, .. }
             | BundleError::NotAnObject { location, .. }
             | BundleError::Io { location, .. } => *location,
@@ -161,6 +179,7 @@ impl BundleError {
                 pointer.as_ref()
             }
             BundleError::ObjectTooLarge { pointer, .. }
+            | BundleError::TooManyValues { pointer, .. }
             | BundleError::NotAnObject { pointer, .. } => Some(pointer),
             _ => None,
         }
@@ -399,6 +418,8 @@ impl<R: Read> BundleReader<R> {
         self.scratch.clear();
         let limit_bytes = self.limits.max_object_bytes;
         let max_depth = self.limits.max_depth;
+        let max_values = self.limits.max_object_values;
+        let mut values = 0usize;
         let first = match self.input.skip_ws()? {
             Some(c) => c,
             None => return Err(self.syntax("unexpected end of input, expected a value")),
@@ -460,11 +481,13 @@ impl<R: Read> BundleReader<R> {
                 } else {
                     match c {
                         b'"' => in_str = true,
+                        b',' => values += 1,
                         b'{' | b'[' => {
                             if depth + stack.len() + 1 > max_depth {
                                 fail = Some(Ok(()));
                                 break;
                             }
+                            values += 1;
                             stack.push(if c == b'{' { b'}' } else { b']' });
                         }
                         b'}' | b']' => {
@@ -490,6 +513,19 @@ impl<R: Read> BundleReader<R> {
             }
             self.scratch.extend_from_slice(&inp.buf[chunk_start..i]);
             inp.pos = i;
+            if values > max_values {
+                return Err(match pointer {
+                    Some(p) => BundleError::TooManyValues {
+                        location: start,
+                        pointer: p.clone(),
+                        at: self.input.location(),
+                        limit: max_values,
+                    },
+                    None => self.syntax(format!(
+                        "a top-level value holding more than {max_values} JSON values"
+                    )),
+                });
+            }
             match fail {
                 Some(Ok(())) => {
                     return Err(BundleError::TooDeep {
@@ -941,12 +977,45 @@ mod tests {
         let r = BundleReader::with_limits(
             text.as_bytes(),
             Limits {
-                max_depth: 128,
                 max_object_bytes: 100,
+                ..Limits::default()
             },
         );
         let v: Vec<_> = r.collect();
         assert!(matches!(v[0], Err(BundleError::ObjectTooLarge { .. })));
+    }
+
+    #[test]
+    fn value_count_limit_names_the_object_and_where_it_was_crossed() {
+        let list = |n: usize| vec!["0"; n].join(",");
+        let text = format!(
+            "{{\"type\":\"bundle\",\"objects\":[{{\"a\":[{}]}},\n{{\"b\":[{}],\"s\":\"{}\"}}]}}",
+            list(7),
+            list(9),
+            ",".repeat(50)
+        );
+        let limits = Limits {
+            max_object_values: 8,
+            ..Limits::default()
+        };
+        let v: Vec<_> = BundleReader::with_limits(text.as_bytes(), limits).collect();
+        // 7 numbers: 6 commas + 2 containers = 8 counted, at the limit; commas in strings never count.
+        assert!(v[0].is_ok(), "{:?}", v[0]);
+        match &v[1] {
+            Err(
+                e @ BundleError::TooManyValues {
+                    pointer,
+                    location,
+                    limit,
+                    ..
+                },
+            ) => {
+                assert_eq!(pointer.to_string(), "/objects/1");
+                assert_eq!((location.line, *limit), (2, 8));
+                assert!(e.to_string().contains("/objects/1"), "{e}");
+            }
+            other => panic!("expected TooManyValues, got {other:?}"),
+        }
     }
 
     #[test]

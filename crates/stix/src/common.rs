@@ -25,6 +25,14 @@ pub const MAX_DEPTH: usize = 128;
 /// an object beyond this is refused so one hostile object cannot exhaust memory.
 pub const MAX_OBJECT_BYTES: usize = 64 * 1024 * 1024;
 
+/// Most JSON values (scalars, arrays and objects) one object of a bundle may hold.
+///
+/// Why, beside the byte limit: a tree costs far more than its text (`[0,0,…]` spends 2
+/// bytes of input and 32 of `serde_json::Value` per element), so 64 MB of small values
+/// would become a tree of gigabytes. Real objects hold at most tens of thousands of
+/// values (a report's `object_refs`); a million leaves room and bounds the tree.
+pub const MAX_OBJECT_VALUES: usize = 1_000_000;
+
 /// STIX Domain Object types defined by STIX 2.1 (section 4).
 pub const SDO_TYPES: &[&str] = &[
     "attack-pattern",

@@ -474,7 +474,13 @@ mod tests {
     /// character panicked on the `pap:`/`tlp:` prefix check.
     #[test]
     fn names_with_multibyte_characters_near_the_prefix_do_not_panic() {
-        for name in ["pa\u{e9}:x", "tl\u{20ac}AMBER", "\u{1f600}RED", "PAP:\u{e9}", "TLP:RED"] {
+        for name in [
+            "pa\u{e9}:x",
+            "tl\u{20ac}AMBER",
+            "\u{1f600}RED",
+            "PAP:\u{e9}",
+            "TLP:RED",
+        ] {
             let md = StixObject::from_value(json!({"type": "marking-definition", "name": name}));
             let m = interpret_marking_definition(&md.unwrap());
             assert_eq!(m.tlp, (name == "TLP:RED").then_some(Tlp::Red), "{name}");

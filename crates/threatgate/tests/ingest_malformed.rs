@@ -190,6 +190,15 @@ fn corpus(format: Format) -> Vec<(&'static str, Vec<u8>)> {
         }
         .into_bytes(),
     ));
+    if format == Format::Stix {
+        // The same array as a property of a well-formed custom object (20 MB, under the
+        // object byte limit): it must be refused before it becomes a tree.
+        out.push((
+            "array-1e7-in-object",
+            format!(r#"{BUNDLE_HEAD}{{"type":"x-many","id":"x-many--31b940d4-6f7f-459a-80ea-9c1f17b5891b","spec_version":"2.1","created":"2016-04-06T20:07:09.000Z","modified":"2016-04-06T20:07:09.000Z","x":{many}}}]}}"#)
+                .into_bytes(),
+        ));
+    }
     out
 }
 

@@ -33,6 +33,29 @@ fn cli(dir: &std::path::Path, args: &[&str]) -> (bool, String) {
     )
 }
 
+/// `threatgate sync VERB --url URL --collection C --token T EXTRA...` run in `dir`.
+fn sync(
+    dir: &std::path::Path,
+    verb: &str,
+    url: &str,
+    collection: &str,
+    token: &str,
+    extra: &[&str],
+) -> (bool, String) {
+    let mut args = vec![
+        "sync",
+        verb,
+        "--url",
+        url,
+        "--collection",
+        collection,
+        "--token",
+        token,
+    ];
+    args.extend_from_slice(extra);
+    cli(dir, &args)
+}
+
 /// The STIX ids `org` has stored in `dir`, and the number of rows (to see duplicates).
 fn stored(dir: &std::path::Path, org: &str) -> (BTreeSet<String>, usize) {
     let store = Store::open_dir(dir).unwrap();
@@ -147,20 +170,13 @@ fn partner_pushes_to_hub_within_tlp_and_agreements() {
     let hub_srv = Server::sqlite(h.dir.path());
     let url = hub_srv.url("/taxii2/");
     // Push from the partner's exchange (as its hub) to its submissions at the hub.
-    let (ok, out) = cli(
+    let (ok, out) = sync(
         p.dir.path(),
-        &[
-            "sync",
-            "push",
-            "--url",
-            &url,
-            "--collection",
-            "submissions",
-            "--token",
-            &h.tok_acme,
-            "--page-size",
-            "4",
-        ],
+        "push",
+        &url,
+        "submissions",
+        &h.tok_acme,
+        &["--page-size", "4"],
     );
     assert!(ok, "{out}");
     assert!(!out.contains(&h.tok_acme), "the token is never printed");
@@ -187,19 +203,7 @@ fn partner_pushes_to_hub_within_tlp_and_agreements() {
             )],
         );
     }
-    let (ok, out) = cli(
-        p.dir.path(),
-        &[
-            "sync",
-            "push",
-            "--url",
-            &url,
-            "--collection",
-            "submissions",
-            "--token",
-            &h.tok_acme,
-        ],
-    );
+    let (ok, out) = sync(p.dir.path(), "push", &url, "submissions", &h.tok_acme, &[]);
     assert!(ok, "{out}");
     assert!(out.contains("1 object(s), 1 stored"), "{out}");
     assert_eq!(stored(h.dir.path(), "acme").1, expect.len() + 1);
@@ -211,18 +215,13 @@ fn partner_pushes_to_hub_within_tlp_and_agreements() {
     assert_eq!(seen.len(), 2 * N + 1);
     assert!(p.ids(Tlp::Amber).iter().all(|i| !seen.contains(i)));
     // A partner whose agreement has expired is refused whole, with the reason.
-    let (ok, out) = cli(
+    let (ok, out) = sync(
         p.dir.path(),
-        &[
-            "sync",
-            "push",
-            "--url",
-            &url,
-            "--collection",
-            "submissions",
-            "--token",
-            &h.tok_expired,
-        ],
+        "push",
+        &url,
+        "submissions",
+        &h.tok_expired,
+        &[],
     );
     assert!(!ok);
     assert!(out.contains("expired"), "{out}");
@@ -236,20 +235,16 @@ fn hub_pulls_from_partner_incrementally_and_resumes() {
     let partner_srv = Server::sqlite(p.dir.path());
     let url = partner_srv.url("/taxii2/");
     let pull = |extra: &[&str]| {
-        let mut args = vec![
-            "sync",
-            "pull",
-            "--url",
-            &url,
-            "--collection",
-            "shared-with-me",
-            "--token",
-            &p.tok_hub_link,
-            "--as",
-            "acme-pull",
-        ];
+        let mut args = vec!["--as", "acme-pull"];
         args.extend_from_slice(extra);
-        cli(h.dir.path(), &args)
+        sync(
+            h.dir.path(),
+            "pull",
+            &url,
+            "shared-with-me",
+            &p.tok_hub_link,
+            &args,
+        )
     };
     // What the partner's policy lets the hub's identity read in bulk: CLEAR and GREEN.
     let visible: BTreeSet<String> = [Tlp::Clear, Tlp::Green]
@@ -303,52 +298,21 @@ fn hub_pulls_from_partner_incrementally_and_resumes() {
         .chain(p.ids(Tlp::Amber).iter())
         .all(|i| !ids.contains(i)));
     // Pulling as an org whose agreement expired stores nothing and says why.
-    let (ok, out) = cli(
+    let (ok, out) = sync(
         h.dir.path(),
-        &[
-            "sync",
-            "pull",
-            "--url",
-            &url,
-            "--collection",
-            "shared-with-me",
-            "--token",
-            &p.tok_hub_link,
-            "--as",
-            "expired",
-        ],
+        "pull",
+        &url,
+        "shared-with-me",
+        &p.tok_hub_link,
+        &["--as", "expired"],
     );
     assert!(!ok);
     assert!(out.contains("expired"), "{out}");
     assert!(stored(h.dir.path(), "expired").0.is_empty());
     // A wrong token or collection is explained.
-    let (ok, out) = cli(
-        h.dir.path(),
-        &[
-            "sync",
-            "pull",
-            "--url",
-            &url,
-            "--collection",
-            "shared-with-me",
-            "--token",
-            "tg_nope",
-        ],
-    );
+    let (ok, out) = sync(h.dir.path(), "pull", &url, "shared-with-me", "tg_nope", &[]);
     assert!(!ok && out.contains("401"), "{out}");
-    let (ok, out) = cli(
-        h.dir.path(),
-        &[
-            "sync",
-            "pull",
-            "--url",
-            &url,
-            "--collection",
-            "nope",
-            "--token",
-            &p.tok_hub_link,
-        ],
-    );
+    let (ok, out) = sync(h.dir.path(), "pull", &url, "nope", &p.tok_hub_link, &[]);
     assert!(!ok && out.contains("not found"), "{out}");
     let _: Option<Value> = None;
 }

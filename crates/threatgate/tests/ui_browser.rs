@@ -19,12 +19,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod support;
+
 use chrono::{Duration as Days, Utc};
 use fantoccini::{Client, ClientBuilder, Locator};
 use threatgate::auth;
 use threatgate::model::*;
 use threatgate::ops::{Category, NewTarget, Observation, Snapshot, TargetState};
 use threatgate::store::{NewObject, Store, SubmissionMeta};
+
+use support::new_org;
 
 const RED_VALUE: &str = "red-secret.example";
 /// Matches the RED value in any form (plain, defanged in reports, in a URL).
@@ -89,19 +93,6 @@ struct Data {
     countries: BTreeSet<String>,
     member_agreement: i64,
     vendor_renewal: i64,
-}
-
-fn org(store: &Store, name: &str, kind: OrgKind, cc: Option<&str>) -> Org {
-    store
-        .create_org(
-            &NewOrg {
-                name: name.into(),
-                kind,
-                country: cc.map(str::to_string),
-            },
-            None,
-        )
-        .unwrap()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -215,11 +206,11 @@ fn token(store: &Store, o: &Org, role: TokenRole) -> String {
 fn prepare(dir: &Path) -> Data {
     let store = Store::open_dir(dir).unwrap();
     let now = Utc::now();
-    let hub = org(&store, "europol-hub", OrgKind::Hub, None);
-    let vendor = org(&store, "vendor-a", OrgKind::Partner, None);
-    let other = org(&store, "vendor-b", OrgKind::Partner, None);
-    let member = org(&store, "cert-fr", OrgKind::Member, Some("FR"));
-    let old = org(&store, "cert-nl", OrgKind::Member, Some("NL"));
+    let hub = new_org(&store, "europol-hub", OrgKind::Hub, None, None);
+    let vendor = new_org(&store, "vendor-a", OrgKind::Partner, None, None);
+    let other = new_org(&store, "vendor-b", OrgKind::Partner, None, None);
+    let member = new_org(&store, "cert-fr", OrgKind::Member, Some("FR"), None);
+    let old = new_org(&store, "cert-nl", OrgKind::Member, Some("NL"), None);
     let first = agreement(
         &store,
         &vendor,
@@ -564,6 +555,28 @@ async fn login(c: &Client, base: &str, token: &str) {
         .expect("the dashboard after login");
 }
 
+/// The operation page's three views of "taken down": the actioned count, the state
+/// chart's bar and the board's column.
+async fn taken_down_counts(c: &Client) -> (i64, i64, usize) {
+    let count = text_of(c, "#count-actioned").await.parse().unwrap();
+    let bar = attr_of(
+        c,
+        "#chart-state g.bar[data-label='taken-down']",
+        "data-value",
+    )
+    .await
+    .parse()
+    .unwrap();
+    let column = c
+        .find_all(Locator::Css(
+            "section.column[data-state='taken-down'] article.card",
+        ))
+        .await
+        .unwrap()
+        .len();
+    (count, bar, column)
+}
+
 async fn text_of(c: &Client, css: &str) -> String {
     c.find(Locator::Css(css))
         .await
@@ -852,22 +865,7 @@ async fn hub_moves_a_target(c: &Client, base: &str, d: &Data) {
     full_shot(c, "hub-operation-before").await;
 
     // (2) Move a reported target to taken-down.
-    let before: i64 = text_of(c, "#count-actioned").await.parse().unwrap();
-    let bar_before: i64 = attr_of(
-        c,
-        "#chart-state g.bar[data-label='taken-down']",
-        "data-value",
-    )
-    .await
-    .parse()
-    .unwrap();
-    let col_before = c
-        .find_all(Locator::Css(
-            "section.column[data-state='taken-down'] article.card",
-        ))
-        .await
-        .unwrap()
-        .len();
+    let (before, bar_before, col_before) = taken_down_counts(c).await;
     let card = format!("article#target-{}", d.movable);
     assert_eq!(attr_of(c, &card, "data-state").await, "reported");
     c.find(Locator::Css(&format!("{card} summary")))
@@ -898,22 +896,7 @@ async fn hub_moves_a_target(c: &Client, base: &str, d: &Data) {
         .for_element(Locator::Css(".notice-ok"))
         .await
         .expect("the moved notice");
-    let after: i64 = text_of(c, "#count-actioned").await.parse().unwrap();
-    let bar_after: i64 = attr_of(
-        c,
-        "#chart-state g.bar[data-label='taken-down']",
-        "data-value",
-    )
-    .await
-    .parse()
-    .unwrap();
-    let col_after = c
-        .find_all(Locator::Css(
-            "section.column[data-state='taken-down'] article.card",
-        ))
-        .await
-        .unwrap()
-        .len();
+    let (after, bar_after, col_after) = taken_down_counts(c).await;
     assert_eq!(after, before + 1, "taken-down count");
     assert_eq!(
         bar_after,
