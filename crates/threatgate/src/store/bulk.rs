@@ -21,9 +21,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{SubsecRound, Utc};
 
-use super::backend::{
-    fixed_chunks, placeholders, InsertMany, Result, StoreError, Val, ValRef,
-};
+use super::backend::{fixed_chunks, placeholders, InsertMany, Result, StoreError, Val, ValRef};
 use super::{format_time, NewObject, SubmissionWriter};
 use crate::model::{Claim, Kind, Observable};
 
@@ -371,7 +369,12 @@ impl SubmissionWriter<'_> {
             ]);
         }
         let mut conflicted: Vec<usize> = vec![];
-        for (g, id) in self.tx.insert_many(&RECORDS, &values)?.into_iter().enumerate() {
+        for (g, id) in self
+            .tx
+            .insert_many(&RECORDS, &values)?
+            .into_iter()
+            .enumerate()
+        {
             match id {
                 Some(_) => self.records += 1,
                 None => conflicted.push(g),
@@ -443,4 +446,3 @@ impl SubmissionWriter<'_> {
         Ok(())
     }
 }
-

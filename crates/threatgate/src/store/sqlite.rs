@@ -108,11 +108,18 @@ fn run_insert_many(
         "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO NOTHING",
         spec.table,
         spec.columns.join(", "),
-        (1..=cols).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", "),
+        (1..=cols)
+            .map(|i| format!("?{i}"))
+            .collect::<Vec<_>>()
+            .join(", "),
         spec.conflict.join(", "),
     );
     let mut st = c.prepare_cached(&sql)?;
-    let mut out = Vec::with_capacity(if spec.key.is_some() { rows.len() / cols } else { 0 });
+    let mut out = Vec::with_capacity(if spec.key.is_some() {
+        rows.len() / cols
+    } else {
+        0
+    });
     for row in rows.chunks_exact(cols) {
         for (i, v) in row.iter().enumerate() {
             st.raw_bind_parameter(i + 1, v)?;
