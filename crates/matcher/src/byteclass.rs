@@ -11,6 +11,8 @@ pub(crate) struct BlockMasks {
     pub nonrun: u64,
     /// `.` and `:`: runs holding one are walked.
     pub anchor: u64,
+    /// `:`, `@`, `+`: run bytes that split pieces.
+    pub split: u64,
     /// Bytes that may send the line down the full path: ≥ 0x80, `\`, `[`, `(`, `{`.
     pub special: u64,
     /// Bytes equal to the separator.
@@ -25,7 +27,9 @@ fn is_run_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'@' | b'+')
 }
 
-/// Reference classifier, one byte at a time.
+/// Reference classifier, one byte at a time (used by tests; the scalar prefilter pass works
+/// eight bytes at a time instead).
+#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn classify_scalar(block: &[u8; 64], sep: u8) -> BlockMasks {
     let mut m = BlockMasks::default();
     for (i, &b) in block.iter().enumerate() {
@@ -35,6 +39,9 @@ pub(crate) fn classify_scalar(block: &[u8; 64], sep: u8) -> BlockMasks {
         }
         if b == b'.' || b == b':' {
             m.anchor |= bit;
+        }
+        if matches!(b, b':' | b'@' | b'+') {
+            m.split |= bit;
         }
         if b >= 0x80 || matches!(b, b'\\' | b'[' | b'(' | b'{') {
             m.special |= bit;
@@ -79,16 +86,17 @@ mod x86 {
         BlockMasks {
             nonrun: join(lo.0, hi.0),
             anchor: join(lo.1, hi.1),
-            special: join(lo.2, hi.2),
-            sep: join(lo.3, hi.3),
+            split: join(lo.2, hi.2),
+            special: join(lo.3, hi.3),
+            sep: join(lo.4, hi.4),
         }
     }
 
-    /// (nonrun, anchor, special, sep) of 32 bytes. Compares are signed, so bytes ≥ 0x80
+    /// (nonrun, anchor, split, special, sep) of 32 bytes. Compares are signed, so bytes ≥ 0x80
     /// (negative) fall outside every ASCII range.
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn half(bytes: &[u8; 32], sep: u8) -> (u32, u32, u32, u32) {
+    fn half(bytes: &[u8; 32], sep: u8) -> (u32, u32, u32, u32, u32) {
         // SAFETY: `bytes` is 32 readable bytes; `loadu` has no alignment requirement.
         let v = unsafe { _mm256_loadu_si256(bytes.as_ptr() as *const __m256i) };
         let set = |b: u8| _mm256_set1_epi8(b as i8);
@@ -105,10 +113,8 @@ mod x86 {
         let dot = eq(b'.');
         let colon = eq(b':');
         let anchor = _mm256_or_si256(dot, colon);
-        let punct = _mm256_or_si256(
-            _mm256_or_si256(eq(b'-'), eq(b'_')),
-            _mm256_or_si256(eq(b'@'), eq(b'+')),
-        );
+        let split = _mm256_or_si256(colon, _mm256_or_si256(eq(b'@'), eq(b'+')));
+        let punct = _mm256_or_si256(_mm256_or_si256(eq(b'-'), eq(b'_')), split);
         let run = _mm256_or_si256(_mm256_or_si256(alnum, anchor), punct);
         let open = _mm256_or_si256(
             _mm256_or_si256(eq(b'\\'), eq(b'[')),
@@ -116,7 +122,13 @@ mod x86 {
         );
         let special = _mm256_or_si256(open, v); // the high bit marks bytes >= 0x80
         let mask = |x: __m256i| _mm256_movemask_epi8(x) as u32;
-        (!mask(run), mask(anchor), mask(special), mask(eq(sep)))
+        (
+            !mask(run),
+            mask(anchor),
+            mask(split),
+            mask(special),
+            mask(eq(sep)),
+        )
     }
 }
 

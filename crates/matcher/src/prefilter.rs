@@ -298,9 +298,9 @@ impl IndicatorSet {
     /// every 16 bytes, so samples find them.
     pub(crate) fn prefilter_line(&self, s: &[u8], sep: u8, column: Option<usize>) -> LineScan {
         let mut out = LineScan::default();
-        let seps = match self.anchors_may_hit(s, sep) {
-            Some(n) if !self.long_pieces_may_hit(s) => n,
-            _ => {
+        let seps = match self.line_may_hit(s, sep) {
+            Some(n) => n,
+            None => {
                 out.maybe = true;
                 return out;
             }
@@ -324,21 +324,27 @@ impl IndicatorSet {
         out
     }
 
-    /// Slow-path bytes, and every run holding a `.` or `:`. `None` if the line may hit,
-    /// else the number of `sep` bytes.
+    /// Slow-path bytes, every run holding a `.` or `:`, and long pieces. `None` if the line
+    /// may hit, else the number of `sep` bytes.
     #[inline]
-    fn anchors_may_hit(&self, s: &[u8], sep: u8) -> Option<usize> {
+    fn line_may_hit(&self, s: &[u8], sep: u8) -> Option<usize> {
         match byteclass::avx2_classifier() {
             Some(classify) if s.len() <= MASKED_MAX_LEN => {
-                self.anchors_may_hit_masked(s, sep, classify)
+                self.line_may_hit_masked(s, sep, classify)
             }
-            _ => self.anchors_may_hit_words(s, sep),
+            _ => self.line_may_hit_words(s, sep),
         }
     }
 
-    /// [`Self::anchors_may_hit`] from bitmasks of the whole line (64 bytes per block): run
-    /// boundaries come from the masks, so no byte loop decides where a run starts or ends.
-    pub(crate) fn anchors_may_hit_masked(
+    /// [`Self::line_may_hit`], scalar: eight bytes at a time, then samples for long pieces.
+    pub(crate) fn line_may_hit_words(&self, s: &[u8], sep: u8) -> Option<usize> {
+        let seps = self.anchors_may_hit_words(s, sep)?;
+        (!self.long_pieces_may_hit(s)).then_some(seps)
+    }
+
+    /// [`Self::line_may_hit`] from bitmasks of the whole line (64 bytes per block): run and
+    /// piece boundaries come from the masks, so no byte loop decides where one starts or ends.
+    pub(crate) fn line_may_hit_masked(
         &self,
         s: &[u8],
         sep: u8,
@@ -349,6 +355,7 @@ impl IndicatorSet {
         let words = n.div_ceil(64);
         let mut nonrun = [0u64; MASKED_MAX_LEN / 64];
         let mut anchor = [0u64; MASKED_MAX_LEN / 64];
+        let mut nonpiece = [0u64; MASKED_MAX_LEN / 64];
         let mut seps = 0usize;
         for w in 0..words {
             let base = w * 64;
@@ -378,8 +385,10 @@ impl IndicatorSet {
             }
             nonrun[w] = m.nonrun;
             anchor[w] = m.anchor;
+            nonpiece[w] = m.nonrun | m.split;
         }
         let (nonrun, anchor) = (&nonrun[..words], &anchor[..words]);
+        let nonpiece = &nonpiece[..words];
         let mut from = 0;
         while let Some(j) = next_bit(anchor, from) {
             let st = prev_bit(nonrun, j).map_or(0, |k| k + 1);
@@ -394,11 +403,26 @@ impl IndicatorSet {
                 return None;
             }
         }
+        // Pieces of 32 bytes or more, sampled as in `long_pieces_may_hit`.
+        let mut k = 16;
+        while k < n {
+            if prev_bit(nonpiece, k + 1).is_some_and(|b| b + 16 >= k) {
+                k += 16;
+                continue;
+            }
+            let st = prev_bit(nonpiece, k - 16).map_or(0, |b| b + 1);
+            let en = next_bit(nonpiece, k).unwrap_or(n);
+            let acc = s[st..en].iter().fold(0u8, |a, &b| a | PCLASS[b as usize]);
+            if self.piece_may_hit(&s[st..en], acc) {
+                return None;
+            }
+            k = en + 17;
+        }
         Some(seps)
     }
 
     /// The scalar version of [`Self::anchors_may_hit`]: eight bytes at a time.
-    pub(crate) fn anchors_may_hit_words(&self, s: &[u8], sep: u8) -> Option<usize> {
+    fn anchors_may_hit_words(&self, s: &[u8], sep: u8) -> Option<usize> {
         const ONES: u64 = 0x0101_0101_0101_0101;
         const HIGH: u64 = 0x8080_8080_8080_8080;
         // Bytes equal to `b` in `v`, as high bits; exact.

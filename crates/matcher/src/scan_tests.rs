@@ -882,10 +882,10 @@ fn masked_prefilter_pass_agrees_with_word_pass() {
             b.truncate(cut.min(b.len()));
         }
         for sep in [b'\n', b'\t'] {
-            let words = set.anchors_may_hit_words(&b, sep);
+            let words = set.line_may_hit_words(&b, sep);
             for classify in &classifiers {
                 assert_eq!(
-                    set.anchors_may_hit_masked(&b, sep, *classify),
+                    set.line_may_hit_masked(&b, sep, *classify),
                     words,
                     "{:?} sep {sep}",
                     String::from_utf8_lossy(&b)
