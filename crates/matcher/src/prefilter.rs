@@ -10,8 +10,11 @@
 //!   classifies (after its trimming, its one-colon split, its e-mail split) is a piece or a
 //!   trimmed piece. A piece can only hit if it holds a `.` (addresses, names) or is 32 bytes
 //!   or longer (hashes), and an IPv6 address or a URL needs a `:`; so only runs holding a
-//!   `.` or `:` (found 8 bytes at a time) are walked, and long pieces are found by sampling
-//!   every 16th byte. Every candidate piece is checked in every shape that could hit: dotted
+//!   `.` or `:` are walked, and long pieces are found by sampling every 16th byte. With
+//!   AVX2 (`byteclass`), a line up to [`MASKED_MAX_LEN`] bytes is first turned into bitmasks
+//!   (64 bytes per block) and run and piece bounds come from bit scans; otherwise a scalar
+//!   pass finds anchors 8 bytes at a time and walks runs byte by byte. Both give the same
+//!   answer (tested on lines cut at block ends). Every candidate piece is checked in every shape that could hit: dotted
 //!   quad → IPv4 /24 bitmap; other dotted piece → its two-label suffix in a Bloom filter of
 //!   the two-label suffixes of indicator domains, URL-indicator hosts and e-mail domains
 //!   (trimmed both ways when it starts or ends with `-`); hex piece of hash length → the same
