@@ -568,7 +568,11 @@ impl IndicatorSet {
     fn run_classes_may_hit(&self, s: &[u8], st: usize, en: usize, run_acc: u8) -> bool {
         let run = &s[st..en];
         let (mut acc, mut ps) = (run_acc, 0usize);
-        if run_acc & P_SPLIT != 0 {
+        if run_acc & P_DOT == 0 {
+            // No dot (times like 22:13:20): its pieces can only hit as hashes (32 bytes or
+            // more), which `long_pieces_may_hit` and its masked twin check on every line.
+            (acc, ps) = (0, run.len());
+        } else if run_acc & P_SPLIT != 0 {
             acc = 0;
             for (i, &b) in run.iter().enumerate() {
                 let c = PCLASS[b as usize];
