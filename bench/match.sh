@@ -14,7 +14,8 @@
 # (1000000), MATCH_BENCH_THREADS (2), MATCH_BENCH_GREP_BYTES (100000000),
 # MATCH_BENCH_RG_BYTES (10000000: P above),
 # MATCH_BENCH_RG_PATTERNS (100000: rg with all 1M patterns needs ~11 GB and minutes; set to
-# 0 to use them all, or to -1 to skip rg), THREATGATE_SHARED_DATA (../shared/data).
+# 0 to use them all, or to -1 to skip rg), MATCH_BENCH_AB (1: also scan with the matcher's
+# line prefilter off, 0 to skip), THREATGATE_SHARED_DATA (../shared/data).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -66,6 +67,17 @@ BUILD=$(grep -o 'build_secs=[0-9.]*' "$WORK/check.txt" | cut -d= -f2)
 SCAN_CPU=$(grep -o 'scan_cpu_secs=[0-9.]*' "$WORK/check.txt" | cut -d= -f2)
 MATCH_MBS=$(echo "$TOTAL / $SCAN / 1000000" | bc -l)
 MATCH_CPU_MBS=$(echo "$TOTAL / $SCAN_CPU / 1000000" | bc -l)
+
+# The same scan with the line prefilter off (every line parsed and matched): what the
+# prefilter gains, measured in this run. MATCH_BENCH_AB=0 skips it.
+NOPF_CPU_MBS=""
+if [ "${MATCH_BENCH_AB:-1}" != "0" ]; then
+  say "## threatgate matcher, prefilter off ($THREADS threads)"
+  MATCH_BENCH_NO_PREFILTER=1 "$BIN" check "$WORK" --threads "$THREADS" >"$WORK/check-nopf.txt"
+  grep -E '^(scan_cpu_secs|hits=)' "$WORK/check-nopf.txt"
+  NOPF_CPU=$(grep -o 'scan_cpu_secs=[0-9.]*' "$WORK/check-nopf.txt" | cut -d= -f2)
+  NOPF_CPU_MBS=$(echo "$TOTAL / $NOPF_CPU / 1000000" | bc -l)
+fi
 
 say "## peers"
 prefix() {
@@ -120,6 +132,7 @@ say "## summary (per-core figures use CPU seconds; wall figures depend on the ma
 say "log_bytes=$TOTAL set_build_secs=$BUILD threads=$THREADS"
 say "matcher_wall_mb_per_s=$(fmt "$MATCH_MBS") matcher_mb_per_cpu_s=$(fmt "$MATCH_CPU_MBS")"
 say "wc_wall_mb_per_s=$(fmt "$(echo "$TOTAL / $WC / 1000000" | bc -l)") wc_mb_per_cpu_s=$(fmt "$(echo "$TOTAL / $WC_CPU / 1000000" | bc -l)")"
+if [ -n "$NOPF_CPU_MBS" ]; then say "matcher_no_prefilter_mb_per_cpu_s=$(fmt "$NOPF_CPU_MBS") prefilter_gain_per_core=$(fmt "$(echo "$MATCH_CPU_MBS / $NOPF_CPU_MBS" | bc -l)")x"; fi
 say "matcher_vs_grep_per_core=$(fmt "$(echo "$MATCH_CPU_MBS / $GREP_MBS" | bc -l)")x (target >= 10x)"
 if [ -n "$RG_MBS" ]; then say "matcher_vs_rg_per_core=$(fmt "$(echo "$MATCH_CPU_MBS / $RG_MBS" | bc -l)")x"; fi
 say "matcher_wall_vs_wc_wall=$(fmt "$(echo "$SCAN / $WC" | bc -l)")x matcher_cpu_vs_wc_cpu=$(fmt "$(echo "$SCAN_CPU / $WC_CPU" | bc -l)")x (target <= 3x)"

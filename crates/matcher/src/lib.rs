@@ -41,8 +41,10 @@
 //! fast paths tested to agree with it), so a value ingested as X is matched as X. No I/O
 //! beyond reading the logs it is given; no database; no STIX parsing.
 
+mod byteclass;
 mod extract;
 pub mod formats;
+mod prefilter;
 mod ranges;
 mod scan;
 mod set;

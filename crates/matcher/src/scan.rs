@@ -99,6 +99,7 @@ pub struct ScannerBuilder {
     events: EventMode,
     fields: Option<Vec<String>>,
     time_fields: Vec<String>,
+    prefilter: bool,
 }
 
 impl Default for ScannerBuilder {
@@ -112,6 +113,7 @@ impl Default for ScannerBuilder {
             events: EventMode::Off,
             fields: None,
             time_fields: Vec::new(),
+            prefilter: true,
         }
     }
 }
@@ -154,6 +156,13 @@ impl ScannerBuilder {
     /// Field names holding the line's timestamp (default [`crate::DEFAULT_TIME_FIELDS`]).
     pub fn time_fields<I: IntoIterator<Item = S>, S: Into<String>>(mut self, f: I) -> Self {
         self.time_fields = f.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Skip lines the prefilter proves hit-free without parsing them (default: on). Results
+    /// are the same either way; off is for tests and measurements.
+    #[doc(hidden)]
+    pub fn prefilter(mut self, on: bool) -> Self {
+        self.prefilter = on;
         self
     }
     pub fn build(self) -> Scanner {
@@ -705,7 +714,63 @@ impl<'s> Worker<'s> {
         r
     }
 
+    /// True if the prefilter proves `line` hit-free and its format's validity is settled
+    /// (a malformed line is counted here); false sends it down the full path.
+    fn hit_free(&mut self, line: &[u8], state: &FormatState, r: &mut BlockResult) -> bool {
+        const NO_SEP: u8 = b'\n';
+        match state {
+            FormatState::Json => {
+                if self.set.prefilter_line(line, NO_SEP, None).maybe {
+                    return false;
+                }
+                match crate::formats::json::accepts(line) {
+                    Some(true) => true,
+                    Some(false) => {
+                        r.skip(SkipReason::MalformedJson);
+                        true
+                    }
+                    None => false,
+                }
+            }
+            FormatState::Text => !self.set.prefilter_line(line, NO_SEP, None).maybe,
+            FormatState::Zeek(block_header) => {
+                if matches!(line.first(), None | Some(b'#')) {
+                    return false;
+                }
+                let h = self
+                    .scratch
+                    .zeek_override
+                    .as_deref()
+                    .unwrap_or(block_header);
+                if h.names.is_empty() || !crate::prefilter::usable_separator(h.sep) {
+                    return false;
+                }
+                // http.log: host + uri make a URL, whose host is the `host` column.
+                let column = h.uri_idx.and(h.host_idx);
+                let scan = self.set.prefilter_line(line, h.sep, column);
+                if scan.maybe || scan.seps + 1 != h.names.len() {
+                    return false;
+                }
+                match scan.column {
+                    Some((a, b)) => {
+                        let v = &line[a..b];
+                        v.is_empty()
+                            || v == h.unset.as_slice()
+                            || v == h.empty.as_slice()
+                            || !self.set.url_host_may_hit(v)
+                    }
+                    None => true,
+                }
+            }
+            // CSV, key=value and CEF lines always take the full path.
+            _ => false,
+        }
+    }
+
     fn line(&mut self, line: &[u8], line_no: u64, state: &FormatState, r: &mut BlockResult) {
+        if self.cfg.prefilter && self.hit_free(line, state, r) {
+            return;
+        }
         self.ctx.reset();
         match parse_line(state, &mut self.scratch, line, &mut self.ctx) {
             Ok(_) => {}

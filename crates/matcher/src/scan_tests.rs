@@ -612,3 +612,292 @@ fn compiled_set_and_scanner_are_shareable_across_threads() {
         assert_eq!(h.join().unwrap(), 100);
     }
 }
+
+/// Lines built from fragments near every edge of the tokeniser (case, trimming, defanging,
+/// URL schemes and hosts, IPv6 shapes, e-mail, hashes), for the prefilter comparison.
+const TRICKY: &[&str] = &[
+    "evil.example",
+    "EVIL.Example",
+    "a.b.evil.example",
+    "-evil.example-",
+    "evil.example-",
+    "-a.evil.example",
+    "x@evil.example",
+    "phish@mail.example",
+    "phish@Mail.Example:25",
+    "a@-evil.example:1",
+    "192.0.2.5",
+    "-192.0.2.5-",
+    "198.51.100.7",
+    "198.51.100.07",
+    "1.2.3.4.5",
+    "2001:db8::1",
+    "[2001:db8::5]:53",
+    "-2001:db8::1",
+    "2001:db8::",
+    "::ffff:192.0.2.1",
+    "fd12:3456::9",
+    "d41d8cd98f00b204e9800998ecf8427e",
+    "D41D8CD98F00B204E9800998ECF8427E",
+    "-d41d8cd98f00b204e9800998ecf8427e-",
+    "md5:d41d8cd98f00b204e9800998ecf8427e",
+    "x.d41d8cd98f00b204e9800998ecf8427e",
+    "http://bad.example/gate.php?id=1",
+    "HTTP://BAD.example:80/gate.php?id=1",
+    "http://bad.example/other",
+    "hxxp://bad[.]example/gate.php?id=1",
+    "evil[.]example",
+    "evil(dot)example",
+    "phish[at]mail.example",
+    "http://evil%2eexample/",
+    "http://0xcb.0.113.9/p",
+    "http://3405803785/p",
+    "http://203.0.113.9/p",
+    "http://user:pw@bad.example/",
+    "https://w.evil.example/index",
+    "http://[2001:db8::1]/",
+    "x.evil.example://foo",
+    "aaaaaaaaaaaaaaaaaaaaaaa.evil.examplebbbbbbbbbbbbbbbbbbbb://h/",
+    "a:evil.example:ftp://x",
+    "2001:db8::1:http://x/",
+    "\u{e9}vil.example",
+    "evil.example.",
+    "evil.example..",
+    "evil_x.example",
+    "a+evil.example",
+    "http://intranet/x",
+    "'http://bad.example/gate.php?id=1'",
+    "(http://x.evil.example/a)",
+    "http://bad.example.",
+    "http://BAD.EXAMPLE..:8/gate.php?id=1",
+    "evil.example\\",
+    "sub.evil.examplex",
+    "notevil.example",
+    "bg12.test",
+    "10.1.2.3",
+    "100.64.0.1",
+    "GET",
+    "1700000000.123",
+    "Mozilla/5.0",
+    "TCP_MISS/200",
+    "-",
+    "(empty)",
+    "a:b:c",
+    "2024-01-02T03:04:05Z",
+    "http://203.0.113.9:8080/q",
+    "mail.example",
+    "ab:cd:ef:01:23:45",
+];
+const SEPS: &[&str] = &[
+    " ", " ", ",", ";", "'", "(", ")", "[", "]", "<", ">", ":", "@", "/", "//", "=", "-", ".", "",
+    "+", "{", "}",
+];
+
+struct Xorshift(u64);
+
+impl Xorshift {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+    fn frag(&mut self) -> &'static str {
+        TRICKY[self.below(TRICKY.len())]
+    }
+    fn text(&mut self, max: usize) -> String {
+        let mut s = String::new();
+        for _ in 0..1 + self.below(max) {
+            s.push_str(self.frag());
+            s.push_str(SEPS[self.below(SEPS.len())]);
+        }
+        s
+    }
+}
+
+fn json_str(s: &str) -> String {
+    let mut o = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}
+
+fn compare_prefilter(set: &IndicatorSet, format: LogFormat, data: &str) -> usize {
+    let run = |on: bool| {
+        let scanner = Scanner::builder()
+            .format(format)
+            .threads(2)
+            .block_size(4096)
+            .prefilter(on)
+            .build();
+        let mut hits = Vec::new();
+        let sum = scanner
+            .scan_bytes(data.as_bytes(), "mem", set, &mut |h: &Hit| {
+                hits.push(h.to_json())
+            })
+            .unwrap();
+        (hits, sum.lines, sum.skipped_lines)
+    };
+    let (on, off) = (run(true), run(false));
+    // Report the first difference, not two copies of every hit.
+    if let Some(k) = (0..on.0.len().max(off.0.len())).find(|&k| on.0.get(k) != off.0.get(k)) {
+        panic!(
+            "{format:?}: hit {k} differs: with prefilter {:?}, without {:?}",
+            on.0.get(k),
+            off.0.get(k)
+        );
+    }
+    assert_eq!((on.1, &on.2), (off.1, &off.2), "{format:?}");
+    on.0.len()
+}
+
+fn prefilter_set() -> IndicatorSet {
+    let mut b = IndicatorSetBuilder::new();
+    for (h, (k, v)) in [
+        (Kind::Domain, "evil.example"),
+        (Kind::Domain, "evil_x.example"),
+        (Kind::Domain, "xn--vil-bma.example"),
+        (Kind::Ipv4, "192.0.2.0/24"),
+        (Kind::Ipv4, "198.51.100.7"),
+        (Kind::Ipv6, "2001:db8::/32"),
+        (Kind::Ipv6, "fd00::/8"),
+        (Kind::Url, "http://bad.example/gate.php?id=1"),
+        (Kind::Url, "http://203.0.113.9/p"),
+        (Kind::Url, "http://intranet/x"),
+        (Kind::Md5, "d41d8cd98f00b204e9800998ecf8427e"),
+        (Kind::Email, "phish@mail.example"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        b.add(h as u32, k, v).unwrap();
+    }
+    b.build().unwrap()
+}
+
+#[test]
+fn prefilter_changes_no_result_in_any_format() {
+    let set = prefilter_set();
+    let mut rng = Xorshift(0x9e37_79b9_7f4a_7c15);
+    let mut total = 0;
+    // Free text.
+    let text: String = (0..4000).map(|_| rng.text(6) + "\n").collect();
+    total += compare_prefilter(&set, LogFormat::Text, &text);
+    // JSON lines, some malformed, some with escapes.
+    let mut json = String::new();
+    for i in 0..4000 {
+        let line = match i % 10 {
+            0 => format!("{{\"q\": {}}}", rng.frag()),
+            1 => format!("{{\"q\":{}}} x", json_str(rng.frag())),
+            2 => format!("{{\"e\":\"\\u0065{}\"}}", rng.frag().replace(['"', '\\'], "")),
+            _ => format!(
+                "{{\"ts\":\"2024-01-02T03:04:05Z\",\"q\":{},\"a\":[{},{}],\"n\":{},\"o\":{{\"k\":{}}}}}",
+                json_str(&rng.text(3)),
+                json_str(rng.frag()),
+                json_str(&rng.text(2)),
+                rng.below(1000),
+                json_str(rng.frag())
+            ),
+        };
+        json.push_str(&line);
+        json.push('\n');
+    }
+    total += compare_prefilter(&set, LogFormat::JsonLines, &json);
+    // Zeek http (host + uri make URLs), with a wrong column count now and then.
+    let mut zeek = String::from(
+        "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#fields\tts\tuid\tid.orig_h\thost\turi\tuser_agent\n",
+    );
+    for i in 0..4000 {
+        let host = rng.frag().replace(['\t', '\n'], "");
+        let uri = ["/gate.php?id=1", "/x", "/p", "-", "x/y"][rng.below(5)];
+        let ua = rng.text(3).replace(['\t', '\n'], " ");
+        if i % 50 == 0 {
+            zeek.push_str("1.5\tC1\n");
+        }
+        zeek.push_str(&format!(
+            "1700000000.1\tCx\t{}\t{host}\t{uri}\t{ua}\n",
+            rng.frag()
+        ));
+    }
+    total += compare_prefilter(&set, LogFormat::Zeek, &zeek);
+    assert!(
+        total > 1000,
+        "{total} hits: the corpus must exercise the matcher"
+    );
+}
+
+#[test]
+fn prefilter_passes_background_lines_and_stops_candidates() {
+    let set = prefilter_set();
+    let bg = b"{\"ts\":\"2024-01-02T03:04:05Z\",\"client\":\"10.1.2.3\",\"query\":\"abc.bg12.test\",\"answers\":[\"100.64.0.1\"]}";
+    assert!(!set.prefilter_line(bg, b'\n', None).maybe);
+    let proxy = b"1700000000.123 12 10.1.2.3 TCP_MISS/200 1234 GET http://abc.bg1.test/p/x - HIER_DIRECT/100.64.1.2 text/html";
+    assert!(!set.prefilter_line(proxy, b'\n', None).maybe);
+    for hit in [
+        "q a.EVIL.example x",
+        "ip 192.0.2.77",
+        "v6 2001:db8::77",
+        "get http://203.0.113.9/other",
+        "D41D8CD98F00B204E9800998ECF8427E",
+        "to: phish@mail.example",
+        "c2 evil[.]example",
+    ] {
+        assert!(
+            set.prefilter_line(hit.as_bytes(), b'\n', None).maybe,
+            "{hit}"
+        );
+    }
+}
+
+#[test]
+fn masked_prefilter_pass_agrees_with_word_pass() {
+    use crate::byteclass::{avx2_classifier, classify_scalar};
+    let set = prefilter_set();
+    let mut rng = Xorshift(0x51_7cc1_b727_220a);
+    let mut classifiers: Vec<crate::byteclass::Classifier> = vec![classify_scalar];
+    classifiers.extend(avx2_classifier());
+    let odd = [
+        "\t", "\"", ":", "\":\"", ".", "..", "://", "\\", "[", "[.]", "(", "{", "\u{e9}", "-", "@",
+        "+", " ",
+    ];
+    let (mut lines, mut passed) = (0, 0);
+    for i in 0..20_000 {
+        // Fragments and odd bytes, cut to lengths on both sides of 64-byte block ends.
+        let mut line = rng.text(12);
+        for _ in 0..rng.below(6) {
+            let at = rng.below(line.len() + 1);
+            if line.is_char_boundary(at) {
+                line.insert_str(at, odd[rng.below(odd.len())]);
+            }
+        }
+        let mut b = line.into_bytes();
+        if i % 2 == 0 {
+            let cut = [63, 64, 65, 127, 128, 129, 31, 32, 33][rng.below(9)];
+            b.truncate(cut.min(b.len()));
+        }
+        for sep in [b'\n', b'\t'] {
+            let words = set.line_may_hit_words(&b, sep);
+            for classify in &classifiers {
+                assert_eq!(
+                    set.line_may_hit_masked(&b, sep, *classify),
+                    words,
+                    "{:?} sep {sep}",
+                    String::from_utf8_lossy(&b)
+                );
+            }
+            lines += 1;
+            passed += usize::from(words.is_some());
+        }
+    }
+    // Both answers must be exercised.
+    assert!(
+        passed > 1000 && lines - passed > 1000,
+        "{passed} of {lines}"
+    );
+}

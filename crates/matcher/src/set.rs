@@ -440,7 +440,45 @@ impl IndicatorSetBuilder {
         .into_iter()
         .map(|((n, p), hs)| (n, p, push_handles(&mut pool, &hs)))
         .collect();
-        let ip4_filter = ip4_filter(&ip4_groups, &c4);
+        // Prefilter keys: two-label suffixes of every name an indicator can be matched
+        // through (domains, URL hosts, e-mail domains), hashes, IPv4 URL hosts (/24 bitmap).
+        let mut url_host_ip4: Vec<u32> = Vec::new();
+        let mut names: Vec<&[u8]> = Vec::new();
+        for e in &domains.entries {
+            if e.flags & FLAG_INDICATOR != 0 {
+                names.push(crate::prefilter::two_labels(domains.bytes(e)));
+            }
+        }
+        for e in &url_hosts.entries {
+            if e.flags & FLAG_INDICATOR == 0 {
+                continue;
+            }
+            let h = url_hosts.bytes(e);
+            match std::str::from_utf8(h)
+                .ok()
+                .and_then(|t| t.parse::<Ipv4Addr>().ok())
+            {
+                Some(a) => url_host_ip4.push(u32::from(a)),
+                None => names.push(crate::prefilter::two_labels(h)),
+            }
+        }
+        for e in &emails.entries {
+            let v = emails.bytes(e);
+            let d = memchr::memrchr(b'@', v).map_or(v, |k| &v[k + 1..]);
+            names.push(crate::prefilter::two_labels(d));
+        }
+        let mut strings = crate::prefilter::Bloom::with_keys(names.len() + hashes.entries.len());
+        for k in names {
+            strings.insert(k);
+        }
+        for e in &hashes.entries {
+            strings.insert(hashes.bytes(e));
+        }
+        let ip6_pf = crate::prefilter::Ip6Filter::build(
+            ip6.keys().copied(),
+            c6.iter().map(|&(n, p, _)| (n, p)),
+        );
+        let ip4_filter = ip4_filter(&ip4_groups, &c4, &url_host_ip4);
         drop(ip4_groups);
         let mut complex = HashSet::with_hasher(hasher.clone());
         complex.extend(self.complex);
@@ -456,6 +494,10 @@ impl IndicatorSetBuilder {
             cidr4: CidrTable::build(c4),
             cidr6: CidrTable::build(c6),
             ip4_filter,
+            prefilter: crate::prefilter::Prefilter {
+                strings,
+                ip6: ip6_pf,
+            },
             handles: pool,
             complex,
         })
@@ -509,6 +551,8 @@ pub struct IndicatorSet {
     /// addresses are nowhere near an indicator; this 2 MiB bitmap rejects them with one
     /// memory access instead of a hash probe plus a binary search.
     ip4_filter: Vec<u64>,
+    /// Filters the line prefilter consults before any parsing (`crate::prefilter`).
+    prefilter: crate::prefilter::Prefilter,
     handles: Vec<Handle>,
     complex: HashSet<Handle, Hasher>,
 }
@@ -516,13 +560,21 @@ pub struct IndicatorSet {
 /// Bits in [`IndicatorSet::ip4_filter`]: one per /24.
 const IP4_FILTER_BITS: usize = 1 << 24;
 
-fn ip4_filter(exact: &[(u32, Vec<Handle>)], cidrs: &[(u32, u8, HRange)]) -> Vec<u64> {
-    if exact.is_empty() && cidrs.is_empty() {
+/// `url_hosts`: IPv4 hosts of URL indicators, so the prefilter's one bitmap covers them.
+fn ip4_filter(
+    exact: &[(u32, Vec<Handle>)],
+    cidrs: &[(u32, u8, HRange)],
+    url_hosts: &[u32],
+) -> Vec<u64> {
+    if exact.is_empty() && cidrs.is_empty() && url_hosts.is_empty() {
         return Vec::new();
     }
     let mut f = vec![0u64; IP4_FILTER_BITS / 64];
     let mut set = |b: usize| f[b / 64] |= 1 << (b % 64);
     for (a, _) in exact {
+        set((*a >> 8) as usize);
+    }
+    for a in url_hosts {
         set((*a >> 8) as usize);
     }
     for &(n, l, _) in cidrs {
@@ -578,6 +630,7 @@ impl IndicatorSet {
         s.overhead_bytes += o;
         s.overhead_bytes += self.handles.capacity() * 4 + self.complex.allocation_size();
         s.overhead_bytes += self.ip4_filter.capacity() * 8;
+        s.overhead_bytes += self.prefilter.memory();
         s.memory_bytes = s.value_bytes + s.overhead_bytes + std::mem::size_of::<Self>();
         s
     }
@@ -628,6 +681,17 @@ impl IndicatorSet {
     }
 
     // ----- probes used by the scanner: no allocation, results through `out` -----
+
+    pub(crate) fn prefilter(&self) -> &crate::prefilter::Prefilter {
+        &self.prefilter
+    }
+
+    /// Is some IPv4 indicator, CIDR or URL-indicator host in this address's /24?
+    #[inline]
+    pub(crate) fn ip4_may_hit(&self, a: u32) -> bool {
+        let b = (a >> 8) as usize;
+        matches!(self.ip4_filter.get(b / 64), Some(w) if w & (1 << (b % 64)) != 0)
+    }
 
     #[inline]
     pub(crate) fn probe_ip4(&self, a: u32, out: &mut impl FnMut(Found)) {

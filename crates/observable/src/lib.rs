@@ -374,31 +374,14 @@ fn prepare(raw: &str) -> Result<String, Error> {
 }
 
 /// Undo the common ways analysts "defang" indicators so they cannot be clicked.
+///
+/// Bracketed forms are matched in any case (`[DOT]`, `(At)`) and nested ones are undone
+/// whole (`[[.]]` is a dot): the output never holds a defanged form, so refanging is
+/// idempotent and canonical forms stay stable.
 pub fn refang(s: &str) -> Cow<'_, str> {
-    const NEEDLES: [&str; 10] = [
-        "[.]", "(.)", "{.}", "[dot]", "(dot)", "[:]", "[at]", "(at)", "[@]", "[/]",
-    ];
-    let lower_start = s.get(..5).map(|p| p.to_ascii_lowercase());
-    let scheme_defanged = matches!(lower_start.as_deref(), Some(p) if p.starts_with("hxxp") || p.starts_with("hxxps") || p.starts_with("fxp:") || p.starts_with("hxtp"));
-    if !scheme_defanged && !NEEDLES.iter().any(|n| s.contains(n)) && !s.contains("[://]") {
-        return Cow::Borrowed(s);
-    }
-    let mut out = s.to_string();
-    if scheme_defanged {
-        let lower = out.to_ascii_lowercase();
-        for (from, to) in [
-            ("hxxps", "https"),
-            ("hxxp", "http"),
-            ("hxtp", "http"),
-            ("fxp", "ftp"),
-        ] {
-            if lower.starts_with(from) {
-                out = format!("{to}{}", &out[from.len()..]);
-                break;
-            }
-        }
-    }
-    for (from, to) in [
+    /// Every bracketed form ends in a closing bracket and no replacement does, so a form
+    /// can only be completed by appending a closing bracket.
+    const FORMS: [(&str, &str); 11] = [
         ("[://]", "://"),
         ("[.]", "."),
         ("(.)", "."),
@@ -410,12 +393,47 @@ pub fn refang(s: &str) -> Cow<'_, str> {
         ("(at)", "@"),
         ("[@]", "@"),
         ("[/]", "/"),
-    ] {
-        if out.contains(from) {
-            out = out.replace(from, to);
+    ];
+    let lower_start = s.get(..5).map(|p| p.to_ascii_lowercase());
+    let scheme_defanged = matches!(lower_start.as_deref(), Some(p) if p.starts_with("hxxp") || p.starts_with("hxxps") || p.starts_with("fxp:") || p.starts_with("hxtp"));
+    if !scheme_defanged && !s.bytes().any(|b| matches!(b, b']' | b')' | b'}')) {
+        return Cow::Borrowed(s);
+    }
+    let mut rest = s;
+    let mut out = String::with_capacity(s.len());
+    if scheme_defanged {
+        for (from, to) in [
+            ("hxxps", "https"),
+            ("hxxp", "http"),
+            ("hxtp", "http"),
+            ("fxp", "ftp"),
+        ] {
+            if lower_start.as_deref().is_some_and(|l| l.starts_with(from)) {
+                out.push_str(to);
+                rest = &s[from.len()..];
+                break;
+            }
         }
     }
-    Cow::Owned(out)
+    // One pass: after each closing bracket, a form that now ends the output is replaced.
+    for c in rest.chars() {
+        out.push(c);
+        if matches!(c, ']' | ')' | '}') {
+            let tail = out.as_bytes();
+            if let Some((from, to)) = FORMS.iter().find(|(from, _)| {
+                tail.len() >= from.len()
+                    && tail[tail.len() - from.len()..].eq_ignore_ascii_case(from.as_bytes())
+            }) {
+                out.truncate(out.len() - from.len());
+                out.push_str(to);
+            }
+        }
+    }
+    if out == s {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(out)
+    }
 }
 
 fn has_scheme(s: &str) -> bool {
@@ -531,7 +549,31 @@ pub fn canonical_domain(s: &str) -> Result<String, String> {
 }
 
 /// Canonical URL per the WHATWG URL standard, default port removed, host dot stripped.
+///
+/// The URL parser itself can reveal a defanged form that refanging did not see: it drops
+/// tabs and newlines (`[a\tt]`), lower-cases the host (`(dOt)` before refanging was
+/// case-blind) and removes dot segments (`[/./]` becomes `[/]`). Such a result is
+/// refanged and parsed again, so that canonicalising is idempotent (found by fuzzing).
 pub fn canonical_url(s: &str) -> Result<String, String> {
+    let mut input = Cow::Borrowed(s);
+    // Each round shortens the value (every refang replacement is shorter), so few suffice.
+    for _ in 0..4 {
+        let out = canonical_url_once(&input)?;
+        if out.len() > MAX_VALUE_LEN {
+            return Err(format!(
+                "the canonical URL is {} bytes long (percent-encoding grows it); the limit is {MAX_VALUE_LEN}",
+                out.len()
+            ));
+        }
+        match refang(&out) {
+            Cow::Borrowed(_) => return Ok(out),
+            Cow::Owned(again) => input = Cow::Owned(again),
+        }
+    }
+    Err("the URL keeps changing when refanged and parsed again".into())
+}
+
+fn canonical_url_once(s: &str) -> Result<String, String> {
     let with_scheme;
     let s = if has_scheme(s) {
         s
@@ -644,6 +686,57 @@ mod tests {
         assert_eq!(refang("1.2.3[.]4"), "1.2.3.4");
         assert_eq!(refang("user[at]mail[.]example"), "user@mail.example");
         assert_eq!(refang("plain.example"), "plain.example");
+    }
+
+    /// Found by the fuzz pass: `(dOt)` was left alone, the URL parser lower-cased it to
+    /// `(dot)`, and canonicalising again changed the value.
+    #[test]
+    fn refangs_any_case_and_nesting_once_and_for_all() {
+        assert_eq!(refang("evil(DOT)example[At]x"), "evil.example@x");
+        assert_eq!(refang("a[[.]]b"), "a.b");
+        assert_eq!(refang("a[(.)]b"), "a.b");
+        assert_eq!(refang("hXXp[://]a[.]b"), "http://a.b");
+        assert_eq!(refang("http://[2001:db8::1]/x"), "http://[2001:db8::1]/x");
+        for v in [
+            "malware_do(dOt)wnload",
+            "http://a(dOt)b/",
+            "x[[dot]]y",
+            "q(({.}))r",
+        ] {
+            let once = refang(v).into_owned();
+            assert_eq!(refang(&once), once, "{v}");
+        }
+        let u = d("http://malware_do(dOt)wnload/");
+        assert_eq!(d(&u.value), u);
+    }
+
+    /// Found by the fuzz pass: forms the URL parser reveals (tabs dropped, dot segments
+    /// removed), and a URL whose percent-encoding outgrows the value limit.
+    #[test]
+    fn canonical_urls_are_fixed_points() {
+        for raw in [
+            "http://h/a[a\tt]b",
+            "http://h/x[/./]y",
+            "http://H(DOT)example/p",
+            "http://46.6.8.ch/url/aidtead[a\nt]17.284.://99.121:52037/bin.sh",
+        ] {
+            let once = Observable::parse(Kind::Url, raw).unwrap();
+            assert_eq!(
+                Observable::parse(Kind::Url, &once.value).unwrap(),
+                once,
+                "{raw}"
+            );
+            assert!(
+                !once.value.contains("[at]") && !once.value.contains("[/]"),
+                "{once}"
+            );
+        }
+        let grows = format!("http://h/{}", "\u{fffd}".repeat(1000));
+        assert!(grows.len() < MAX_VALUE_LEN);
+        let e = Observable::parse(Kind::Url, &grows)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("limit"), "{e}");
     }
 
     #[test]

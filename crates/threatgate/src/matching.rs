@@ -42,6 +42,10 @@ pub struct IndicatorInfo {
     /// For complex patterns: evaluated by the pattern engine, not by value.
     #[serde(skip)]
     pub pattern: Option<stix::pattern::Pattern>,
+    /// Store records with no STIX indicator: the derived indicator id the STIX export gives
+    /// the first record, so sightings can name it in `sighting_of_ref`.
+    #[serde(skip)]
+    pub derived_indicator_id: Option<String>,
 }
 
 /// A compiled set and what its handles mean.
@@ -65,7 +69,7 @@ pub enum MatchError {
 /// The indicators `viewer` may use, from the store.
 pub fn from_store(store: &Store, viewer: &Org) -> Result<Indicators, MatchError> {
     let scope = scope_for(store, viewer, Utc::now(), Channel::Bulk)?;
-    let orgs: BTreeMap<OrgId, String> = store.orgs()?.into_iter().map(|o| (o.id, o.name)).collect();
+    let orgs: BTreeMap<OrgId, Org> = store.orgs()?.into_iter().map(|o| (o.id, o)).collect();
     let mut b = IndicatorSetBuilder::new();
     let mut info = vec![];
     let mut after = 0;
@@ -75,13 +79,11 @@ pub fn from_store(store: &Store, viewer: &Org) -> Result<Indicators, MatchError>
         after = last.id;
         for (o, records) in page {
             let handle = info.len() as u32;
-            b.add_observable(
-                handle,
-                &Observable {
-                    kind: o.kind,
-                    value: o.value.clone(),
-                },
-            );
+            let observable = Observable {
+                kind: o.kind,
+                value: o.value.clone(),
+            };
+            b.add_observable(handle, &observable);
             let mut i = IndicatorInfo {
                 value: o.value.clone(),
                 ..Default::default()
@@ -92,8 +94,17 @@ pub fn from_store(store: &Store, viewer: &Org) -> Result<Indicators, MatchError>
                 extend_unique(&mut i.malware, &r.claim.malware);
                 extend_unique(
                     &mut i.sources,
-                    &[orgs.get(&r.org_id).cloned().unwrap_or_default()],
+                    &[orgs
+                        .get(&r.org_id)
+                        .map(|o| o.name.clone())
+                        .unwrap_or_default()],
                 );
+            }
+            if !i.ids.iter().any(|id| id.starts_with("indicator--")) {
+                i.derived_indicator_id = records
+                    .first()
+                    .and_then(|r| orgs.get(&r.org_id))
+                    .map(|org| crate::export::stix::derived_indicator_id(&observable, org));
             }
             info.push(i);
         }
@@ -205,6 +216,7 @@ impl Collector {
                 .map(|s| vec![s.to_string()])
                 .unwrap_or_default(),
             pattern: complex.then_some(pattern),
+            derived_indicator_id: None,
         });
     }
 
@@ -442,7 +454,14 @@ pub fn sightings_bundle(
         if let Some(l) = a.last_seen {
             s["last_seen"] = json!(stix_time(l));
         }
-        if let Some(id) = info.ids.iter().find(|id| id.starts_with("indicator--")) {
+        // STIX 2.1 requires sighting_of_ref: records ingested without a STIX indicator
+        // (CSV, lists, MISP) name the indicator the STIX export derives for them.
+        if let Some(id) = info
+            .ids
+            .iter()
+            .find(|id| id.starts_with("indicator--"))
+            .or(info.derived_indicator_id.as_ref())
+        {
             s["sighting_of_ref"] = json!(id);
         }
         // Indicators from the store stand for one observable: name it, so the hub finds

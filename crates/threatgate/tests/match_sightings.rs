@@ -323,3 +323,70 @@ fn reported_sightings_are_checked_and_scoped() {
     assert_eq!(store_view.len(), 1);
     assert_eq!(store_view[0].count, 2);
 }
+
+#[test]
+fn sightings_of_records_without_stix_name_the_exported_derived_indicator() {
+    let dir = tempfile::tempdir().unwrap();
+    let fr = {
+        let store = Store::open_dir(dir.path()).unwrap();
+        let vendor = org(&store, "vendor", OrgKind::Partner, None);
+        agree(&store, &vendor, AgreementRole::Both, Tlp::Amber, 1000);
+        let fr = org(&store, "cert-fr", OrgKind::Member, Some("FR"));
+        agree(&store, &fr, AgreementRole::Receive, Tlp::Amber, 365);
+        fr
+    };
+    // A plain list: no STIX indicator in the store, only what the export derives.
+    let list = dir.path().join("list.txt");
+    std::fs::write(&list, "evil.example\n").unwrap();
+    run(
+        dir.path(),
+        &[
+            "ingest",
+            "--as",
+            "vendor",
+            "--tlp",
+            "green",
+            list.to_str().unwrap(),
+        ],
+    );
+    let indicators = {
+        let store = Store::open_dir(dir.path()).unwrap();
+        threatgate::matching::from_store(&store, &fr).unwrap()
+    };
+    let handle = indicators
+        .info
+        .iter()
+        .position(|i| i.value == "evil.example")
+        .expect("the listed domain is in FR's set") as u32;
+    let mut seen = std::collections::BTreeMap::new();
+    seen.insert(
+        handle,
+        threatgate::matching::Aggregate {
+            count: 1,
+            first_seen: None,
+            last_seen: None,
+            values: Default::default(),
+        },
+    );
+    let bundle =
+        threatgate::matching::sightings_bundle(&indicators, &seen, &fr.identity_id, "sensor");
+    let reported = bundle["objects"][0]["sighting_of_ref"]
+        .as_str()
+        .expect("STIX 2.1 requires sighting_of_ref")
+        .to_string();
+    let out = run(dir.path(), &["export", "--as", "vendor"]);
+    let exported: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let derived: Vec<&str> = exported["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| {
+            o["type"] == "indicator"
+                && o["pattern"]
+                    .as_str()
+                    .is_some_and(|p| p.contains("'evil.example'"))
+        })
+        .map(|o| o["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(derived, vec![reported.as_str()]);
+}

@@ -266,3 +266,152 @@ fn unescape(s: &[u8], out: &mut Vec<u8>) -> R<()> {
     }
     Ok(())
 }
+
+/// Would [`parse_line`] accept `line`? The same grammar, walked without paths or fields, for
+/// lines the prefilter proved hit-free. `None` for lines with escapes (parse those instead).
+pub(crate) fn accepts(line: &[u8]) -> Option<bool> {
+    let mut v = Validator { s: line, i: 0 };
+    v.ws();
+    if v.i == line.len() {
+        return Some(true);
+    }
+    match v.value(0) {
+        Ok(()) => {}
+        Err(Stop::Bad) => return Some(false),
+        Err(Stop::Escape) => return None,
+    }
+    v.ws();
+    Some(v.i == line.len())
+}
+
+enum Stop {
+    Bad,
+    Escape,
+}
+
+struct Validator<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl Validator<'_> {
+    #[inline]
+    fn ws(&mut self) {
+        while self.i < self.s.len() && matches!(self.s[self.i], b' ' | b'\t' | b'\r' | b'\n') {
+            self.i += 1;
+        }
+    }
+
+    #[inline]
+    fn peek(&self) -> Result<u8, Stop> {
+        self.s.get(self.i).copied().ok_or(Stop::Bad)
+    }
+
+    /// At an opening quote: skip the string.
+    #[inline]
+    fn string(&mut self) -> Result<(), Stop> {
+        let mut j = self.i + 1;
+        let near = self.s.len().min(j + SHORT_STRING);
+        while j < near {
+            match self.s[j] {
+                b'"' => {
+                    self.i = j + 1;
+                    return Ok(());
+                }
+                b'\\' => return Err(Stop::Escape),
+                _ => j += 1,
+            }
+        }
+        let k = memchr::memchr2(b'"', b'\\', &self.s[j..]).ok_or(Stop::Bad)?;
+        if self.s[j + k] == b'\\' {
+            return Err(Stop::Escape);
+        }
+        self.i = j + k + 1;
+        Ok(())
+    }
+
+    fn value(&mut self, depth: usize) -> Result<(), Stop> {
+        if depth > MAX_JSON_DEPTH {
+            return Err(Stop::Bad);
+        }
+        match self.peek()? {
+            b'{' => {
+                self.i += 1;
+                self.ws();
+                if self.peek()? == b'}' {
+                    self.i += 1;
+                    return Ok(());
+                }
+                loop {
+                    self.ws();
+                    if self.peek()? != b'"' {
+                        return Err(Stop::Bad);
+                    }
+                    self.string()?;
+                    self.ws();
+                    if self.peek()? != b':' {
+                        return Err(Stop::Bad);
+                    }
+                    self.i += 1;
+                    self.ws();
+                    self.value(depth + 1)?;
+                    self.ws();
+                    match self.peek()? {
+                        b',' => self.i += 1,
+                        b'}' => {
+                            self.i += 1;
+                            return Ok(());
+                        }
+                        _ => return Err(Stop::Bad),
+                    }
+                }
+            }
+            b'[' => {
+                self.i += 1;
+                self.ws();
+                if self.peek()? == b']' {
+                    self.i += 1;
+                    return Ok(());
+                }
+                loop {
+                    self.ws();
+                    self.value(depth + 1)?;
+                    self.ws();
+                    match self.peek()? {
+                        b',' => self.i += 1,
+                        b']' => {
+                            self.i += 1;
+                            return Ok(());
+                        }
+                        _ => return Err(Stop::Bad),
+                    }
+                }
+            }
+            b'"' => self.string(),
+            b't' => self.lit(b"true"),
+            b'f' => self.lit(b"false"),
+            b'n' => self.lit(b"null"),
+            b'-' | b'0'..=b'9' => {
+                while self.i < self.s.len()
+                    && matches!(
+                        self.s[self.i],
+                        b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'
+                    )
+                {
+                    self.i += 1;
+                }
+                Ok(())
+            }
+            _ => Err(Stop::Bad),
+        }
+    }
+
+    fn lit(&mut self, w: &[u8]) -> Result<(), Stop> {
+        if self.s[self.i..].starts_with(w) {
+            self.i += w.len();
+            Ok(())
+        } else {
+            Err(Stop::Bad)
+        }
+    }
+}

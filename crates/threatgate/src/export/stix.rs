@@ -246,7 +246,9 @@ pub fn pattern_for(o: &Observable) -> String {
     format!("[{} = '{escaped}']", o.kind.stix_path())
 }
 
-fn derived_indicator_id(o: &Observable, source: &Org) -> String {
+/// The id of the indicator the export derives for a record without a STIX indicator;
+/// sightings reported by `match` name it too.
+pub(crate) fn derived_indicator_id(o: &Observable, source: &Org) -> String {
     format!(
         "indicator--{}",
         uuid::Uuid::new_v5(

@@ -1,0 +1,894 @@
+//! The line prefilter: one pass over a line's raw bytes that proves most lines cannot hit,
+//! so only the rest are parsed, tokenised, canonicalised and probed (`extract`).
+//!
+//! Contract: if the full path (`formats::parse_line` + `LineCtx`) would report a hit for a
+//! line, [`IndicatorSet::prefilter_line`] answers `maybe`. The converse need not hold: a
+//! `maybe` only costs the full path. The pass is a superset of the tokeniser by construction:
+//!
+//! - it sees the line as *runs* of the tokeniser's token bytes (alphanumerics and
+//!   `. - _ : @ +`), each made of *pieces* of `[A-Za-z0-9._-]`; every token the tokeniser
+//!   classifies (after its trimming, its one-colon split, its e-mail split) is a piece or a
+//!   trimmed piece. A piece can only hit if it holds a `.` (addresses, names) or is 32 bytes
+//!   or longer (hashes), and an IPv6 address or a URL needs a `:`; so only runs holding a
+//!   `.` or `:` are walked, and long pieces are found by sampling every 16th byte. With
+//!   AVX2 (`byteclass`), a line up to [`MASKED_MAX_LEN`] bytes is first turned into bitmasks
+//!   (64 bytes per block) and run and piece bounds come from bit scans; otherwise a scalar
+//!   pass finds anchors 8 bytes at a time and walks runs byte by byte. Both give the same
+//!   answer (tested on lines cut at block ends). Every candidate piece is checked in every shape that could hit: dotted
+//!   quad → IPv4 /24 bitmap; other dotted piece → its two-label suffix in a Bloom filter of
+//!   the two-label suffixes of indicator domains, URL-indicator hosts and e-mail domains
+//!   (trimmed both ways when it starts or ends with `-`); hex piece of hash length → the same
+//!   filter holding the hashes; runs shaped like IPv6 → a /16 + hashed /32 bitmap;
+//! - a run ending in `:` followed by `//` is a URL: its host is checked with the same
+//!   filters, and any host the fast path would not canonicalise itself (percent signs,
+//!   brackets, numeric last labels WHATWG reads as IPv4, odd bytes) makes the line `maybe`;
+//!   the run without its scheme is checked too (the tokeniser cuts it there);
+//! - anything the tokeniser rewrites before matching makes the line `maybe`: a backslash
+//!   (JSON escapes), a byte ≥ 0x80 (IDNA), a defang bracket (`[`, `(`, `{` followed by
+//!   `.`, `:`, `/`, `@`, `d` or `a`).
+//!
+//! Filters are keyed by bytes OR-ed with 0x20, so upper and lower case agree without a
+//! lower-casing pass. `scan_tests` compares whole scans with and without the prefilter.
+
+use std::net::Ipv6Addr;
+
+use crate::byteclass::{self, Classifier};
+use crate::extract::parse_ipv4;
+use crate::set::IndicatorSet;
+
+const P_PIECE: u8 = 1; // [A-Za-z0-9._-]
+const P_SPLIT: u8 = 2; // ':' '@' '+': token bytes that split pieces
+const P_RUN: u8 = P_PIECE | P_SPLIT;
+const P_SLOW: u8 = 4; // backslash, >= 0x80: the line takes the full path
+const P_OPEN: u8 = 8; // '[' '(' '{': a defang marker may follow
+const P_DOT: u8 = 16;
+const P_NOT_DIGIT_DOT: u8 = 32;
+const P_NOT_HEX: u8 = 64;
+const P_NOT_V6: u8 = 128; // run byte outside [0-9A-Fa-f:.]
+
+static PCLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        let mut c = 0;
+        let piece = b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_';
+        if piece {
+            c |= P_PIECE;
+            if !(b.is_ascii_digit() || b == b'.') {
+                c |= P_NOT_DIGIT_DOT;
+            }
+            if !b.is_ascii_hexdigit() {
+                c |= P_NOT_HEX;
+            }
+        }
+        if b == b':' || b == b'@' || b == b'+' {
+            c |= P_SPLIT;
+        }
+        if (piece || c & P_SPLIT != 0) && !(b.is_ascii_hexdigit() || b == b':' || b == b'.') {
+            c |= P_NOT_V6;
+        }
+        if b == b'.' {
+            c |= P_DOT;
+        }
+        if b == b'\\' || b >= 0x80 {
+            c |= P_SLOW;
+        }
+        if b == b'[' || b == b'(' || b == b'{' {
+            c |= P_OPEN;
+        }
+        t[i] = c;
+        i += 1;
+    }
+    t
+};
+
+/// What the prefilter learnt about a line.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct LineScan {
+    /// The line may hit: run the full path.
+    pub maybe: bool,
+    /// Separator bytes seen (Zeek: columns − 1). Only complete when `maybe` is false.
+    pub seps: usize,
+    /// Span of the requested column (Zeek http `host`), when the line has one.
+    pub column: Option<(usize, usize)>,
+}
+
+/// Can `sep` separate Zeek columns without hiding tokens from the prefilter?
+pub(crate) fn usable_separator(sep: u8) -> bool {
+    PCLASS[sep as usize] & (P_RUN | P_SLOW) == 0 && !matches!(sep, b'/' | b'[' | b'(' | b'{')
+}
+
+/// A blocked Bloom filter: three bits in one 512-bit block per key.
+#[derive(Debug, Default)]
+pub(crate) struct Bloom {
+    blocks: Vec<[u64; 8]>,
+}
+
+impl Bloom {
+    pub fn with_keys(n: usize) -> Self {
+        // ~16 bits per key: ~0.2 % false positives with three bits in one cache line.
+        let bits = (n.max(1) * 16).next_power_of_two().clamp(1 << 12, 1 << 28);
+        Bloom {
+            blocks: vec![[0u64; 8]; bits / 512],
+        }
+    }
+
+    #[inline]
+    fn spots(&self, h: u64) -> (usize, [u32; 3]) {
+        let block = ((h >> 32) as usize) & (self.blocks.len() - 1);
+        (
+            block,
+            [
+                (h & 511) as u32,
+                ((h >> 9) & 511) as u32,
+                ((h >> 18) & 511) as u32,
+            ],
+        )
+    }
+
+    pub fn insert(&mut self, key: &[u8]) {
+        let (b, bits) = self.spots(key_hash(key));
+        for bit in bits {
+            self.blocks[b][(bit / 64) as usize] |= 1 << (bit % 64);
+        }
+    }
+
+    #[inline]
+    pub fn may_contain(&self, key: &[u8]) -> bool {
+        if self.blocks.is_empty() {
+            return false;
+        }
+        let (b, bits) = self.spots(key_hash(key));
+        let blk = &self.blocks[b];
+        bits.iter()
+            .all(|&bit| blk[(bit / 64) as usize] & (1 << (bit % 64)) != 0)
+    }
+
+    pub fn memory(&self) -> usize {
+        self.blocks.capacity() * 64
+    }
+}
+
+/// Hash of `key` with every byte OR-ed with 0x20 (ASCII case folded; digits, `.` and `-`
+/// unchanged), eight bytes at a time.
+#[inline]
+fn key_hash(key: &[u8]) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut h = (key.len() as u64).wrapping_mul(K);
+    let mut chunks = key.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes(c.try_into().expect("8 bytes")) | 0x2020_2020_2020_2020;
+        h = (h ^ w).wrapping_mul(K).rotate_left(29);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut buf = [0u8; 8];
+        buf[..rest.len()].copy_from_slice(rest);
+        let w = u64::from_le_bytes(buf) | (0x2020_2020_2020_2020 >> (64 - 8 * rest.len()));
+        h = (h ^ w).wrapping_mul(K).rotate_left(29);
+    }
+    h ^= h >> 31;
+    h = h.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    h ^ (h >> 29)
+}
+
+/// IPv6 filter: a bitmap of /16s covered by wide CIDRs (prefix < 24) and a hashed bitmap of
+/// the /32s of addresses and narrower CIDRs.
+#[derive(Debug, Default)]
+pub(crate) struct Ip6Filter {
+    wide: Vec<u64>,
+    fine: Vec<u64>,
+}
+
+const IP6_FINE_BITS: usize = 1 << 20;
+
+impl Ip6Filter {
+    pub fn build(
+        exact: impl Iterator<Item = u128>,
+        cidrs: impl Iterator<Item = (u128, u8)>,
+    ) -> Self {
+        let mut f = Ip6Filter {
+            wide: vec![0u64; (1 << 16) / 64],
+            fine: vec![0u64; IP6_FINE_BITS / 64],
+        };
+        let mut any = false;
+        for a in exact {
+            f.set_fine((a >> 96) as u32);
+            any = true;
+        }
+        for (n, l) in cidrs {
+            any = true;
+            if l < 24 {
+                let last = if l == 0 {
+                    u128::MAX
+                } else {
+                    n | (u128::MAX >> l)
+                };
+                for t in (n >> 112) as usize..=(last >> 112) as usize {
+                    f.wide[t / 64] |= 1 << (t % 64);
+                }
+            } else {
+                let first = (n >> 96) as u32;
+                let span = if l >= 32 { 1u32 } else { 1u32 << (32 - l) };
+                for k in 0..span {
+                    f.set_fine(first.wrapping_add(k));
+                }
+            }
+        }
+        if !any {
+            return Ip6Filter::default();
+        }
+        f
+    }
+
+    fn fine_bit(top32: u32) -> usize {
+        ((top32 as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 44) as usize & (IP6_FINE_BITS - 1)
+    }
+
+    fn set_fine(&mut self, top32: u32) {
+        let b = Self::fine_bit(top32);
+        self.fine[b / 64] |= 1 << (b % 64);
+    }
+
+    #[inline]
+    pub fn may_contain(&self, a: u128) -> bool {
+        if self.fine.is_empty() {
+            return false;
+        }
+        let t = (a >> 112) as usize;
+        if self.wide[t / 64] & (1 << (t % 64)) != 0 {
+            return true;
+        }
+        let b = Self::fine_bit((a >> 96) as u32);
+        self.fine[b / 64] & (1 << (b % 64)) != 0
+    }
+
+    pub fn memory(&self) -> usize {
+        (self.wide.capacity() + self.fine.capacity()) * 8
+    }
+}
+
+/// The last two labels of a name (the whole name if it has one label).
+#[inline]
+pub(crate) fn two_labels(name: &[u8]) -> &[u8] {
+    // Names are short: a plain backwards loop beats setting up two vector searches.
+    let mut dots = 0;
+    let mut k = name.len();
+    while k > 0 {
+        k -= 1;
+        if name[k] == b'.' {
+            dots += 1;
+            if dots == 2 {
+                return &name[k + 1..];
+            }
+        }
+    }
+    name
+}
+
+fn trim_dots_dashes(mut p: &[u8]) -> &[u8] {
+    while let [b'.' | b'-', rest @ ..] = p {
+        p = rest;
+    }
+    while let [rest @ .., b'.' | b'-'] = p {
+        p = rest;
+    }
+    p
+}
+
+fn trim_token_ends(mut p: &[u8]) -> &[u8] {
+    while let [b'.' | b'-' | b':' | b'@' | b'+', rest @ ..] = p {
+        p = rest;
+    }
+    while let [rest @ .., b'.' | b'-' | b':' | b'@' | b'+'] = p {
+        p = rest;
+    }
+    p
+}
+
+/// How far back from "://" the tokeniser looks for a scheme (`extract::MAX_SCHEME_LEN`).
+const MAX_SCHEME_LEN: usize = 20;
+
+impl IndicatorSet {
+    /// May `line` hit? Also counts `sep` bytes and finds the span of column `column` (0-based,
+    /// split on `sep`).
+    ///
+    /// Word at a time (8 bytes): bytes that send the line down the full path (≥ 0x80,
+    /// backslash, defang brackets) and *anchors* (`.` and `:`) are found with bit tricks;
+    /// only runs holding an anchor are walked byte by byte. The other runs can only hit as
+    /// hashes (32 bytes or more), and every such piece covers two consecutive samples taken
+    /// every 16 bytes, so samples find them.
+    pub(crate) fn prefilter_line(&self, s: &[u8], sep: u8, column: Option<usize>) -> LineScan {
+        let mut out = LineScan::default();
+        let seps = match self.line_may_hit(s, sep) {
+            Some(n) => n,
+            None => {
+                out.maybe = true;
+                return out;
+            }
+        };
+        out.seps = seps;
+        if let Some(c) = column {
+            // Zeek http.log: where the `host` column is.
+            let mut col_start = if c == 0 { Some(0) } else { None };
+            for (n, k) in memchr::memchr_iter(sep, s).enumerate() {
+                if n + 1 == c {
+                    col_start = Some(k + 1);
+                } else if n == c {
+                    out.column = col_start.map(|st| (st, k));
+                    break;
+                }
+            }
+            if out.column.is_none() && seps == c {
+                out.column = col_start.map(|st| (st, s.len()));
+            }
+        }
+        out
+    }
+
+    /// Slow-path bytes, every run holding a `.` or `:`, and long pieces. `None` if the line
+    /// may hit, else the number of `sep` bytes.
+    #[inline]
+    fn line_may_hit(&self, s: &[u8], sep: u8) -> Option<usize> {
+        match byteclass::avx2_classifier() {
+            Some(classify) if s.len() <= MASKED_MAX_LEN => {
+                self.line_may_hit_masked(s, sep, classify)
+            }
+            _ => self.line_may_hit_words(s, sep),
+        }
+    }
+
+    /// [`Self::line_may_hit`], scalar: eight bytes at a time, then samples for long pieces.
+    pub(crate) fn line_may_hit_words(&self, s: &[u8], sep: u8) -> Option<usize> {
+        let seps = self.anchors_may_hit_words(s, sep)?;
+        (!self.long_pieces_may_hit(s)).then_some(seps)
+    }
+
+    /// [`Self::line_may_hit`] from bitmasks of the whole line (64 bytes per block): run and
+    /// piece boundaries come from the masks, so no byte loop decides where one starts or ends.
+    pub(crate) fn line_may_hit_masked(
+        &self,
+        s: &[u8],
+        sep: u8,
+        classify: Classifier,
+    ) -> Option<usize> {
+        let n = s.len();
+        debug_assert!(n <= MASKED_MAX_LEN);
+        let words = n.div_ceil(64);
+        let mut nonrun = [0u64; MASKED_MAX_LEN / 64];
+        let mut anchor = [0u64; MASKED_MAX_LEN / 64];
+        let mut nonpiece = [0u64; MASKED_MAX_LEN / 64];
+        let mut seps = 0usize;
+        for w in 0..words {
+            let base = w * 64;
+            let m = match s.get(base..base + 64) {
+                Some(block) => classify(block.try_into().expect("64 bytes"), sep),
+                None => {
+                    // The last, partial block: padding is no run byte, anchor or separator.
+                    let mut buf = [0u8; 64];
+                    buf[..n - base].copy_from_slice(&s[base..]);
+                    let mut m = classify(&buf, sep);
+                    let valid = (1u64 << (n - base)) - 1;
+                    m.nonrun |= !valid;
+                    m.sep &= valid;
+                    m
+                }
+            };
+            if sep != b'\n' {
+                seps += m.sep.count_ones() as usize;
+            }
+            let mut sp = m.special;
+            while sp != 0 {
+                let j = base + sp.trailing_zeros() as usize;
+                sp &= sp - 1;
+                if slow_at(s, j) {
+                    return None;
+                }
+            }
+            nonrun[w] = m.nonrun;
+            anchor[w] = m.anchor;
+            nonpiece[w] = m.nonrun | m.split;
+        }
+        let (nonrun, anchor) = (&nonrun[..words], &anchor[..words]);
+        let nonpiece = &nonpiece[..words];
+        let mut from = 0;
+        while let Some(j) = next_bit(anchor, from) {
+            let st = prev_bit(nonrun, j).map_or(0, |k| k + 1);
+            let en = next_bit(nonrun, j).unwrap_or(n);
+            from = en;
+            // A lone ':' (JSON's key/value separator) holds no token and, with no scheme
+            // before it, starts no URL.
+            if en - st == 1 && s[j] == b':' {
+                continue;
+            }
+            if self.run_span_may_hit(s, st, en) {
+                return None;
+            }
+        }
+        // Pieces of 32 bytes or more, sampled as in `long_pieces_may_hit`.
+        let mut k = 16;
+        while k < n {
+            if prev_bit(nonpiece, k + 1).is_some_and(|b| b + 16 >= k) {
+                k += 16;
+                continue;
+            }
+            let st = prev_bit(nonpiece, k - 16).map_or(0, |b| b + 1);
+            let en = next_bit(nonpiece, k).unwrap_or(n);
+            let acc = s[st..en].iter().fold(0u8, |a, &b| a | PCLASS[b as usize]);
+            if self.piece_may_hit(&s[st..en], acc) {
+                return None;
+            }
+            k = en + 17;
+        }
+        Some(seps)
+    }
+
+    /// The scalar version of [`Self::anchors_may_hit`]: eight bytes at a time.
+    fn anchors_may_hit_words(&self, s: &[u8], sep: u8) -> Option<usize> {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
+        // Bytes equal to `b` in `v`, as high bits; exact.
+        #[inline(always)]
+        fn eq(v: u64, b: u8) -> u64 {
+            let x = v ^ (ONES * b as u64);
+            !(((x & !HIGH).wrapping_add(!HIGH)) | x | !HIGH)
+        }
+        let n = s.len();
+        let mut covered = 0usize; // runs before this offset are done
+        let mut base = 0usize;
+        let mut seps = 0usize;
+        let count_seps = sep != b'\n';
+        while base < n {
+            let w = match s.get(base..base + 8) {
+                Some(word) => {
+                    let w = u64::from_le_bytes(word.try_into().expect("8 bytes"));
+                    // Bytes equal to `sep`, summed into the top byte (popcnt is not in the
+                    // baseline x86-64 target).
+                    if count_seps {
+                        seps += (((eq(w, sep) >> 7).wrapping_mul(ONES)) >> 56) as usize;
+                    }
+                    w
+                }
+                None => {
+                    seps += s[base..].iter().filter(|&&b| b == sep).count();
+                    let mut buf = [0u8; 8];
+                    buf[..n - base].copy_from_slice(&s[base..]);
+                    u64::from_le_bytes(buf)
+                }
+            };
+            // Case bit set: '[' and '{', '\\' and '|', '(' and 0x08 share a pattern.
+            let v = w | (ONES * 0x20);
+            let special = (w & HIGH) | eq(v, b'{') | eq(v, b'|') | eq(v, b'(');
+            if special != 0 {
+                let mut m = special;
+                while m != 0 {
+                    let j = base + (m.trailing_zeros() / 8) as usize;
+                    m &= m - 1;
+                    if j >= n {
+                        break;
+                    }
+                    if slow_at(s, j) {
+                        return None;
+                    }
+                }
+            }
+            // JSON's `":"` (a colon between quotes, seen within the word) holds no token
+            // and starts no URL: not an anchor.
+            let colons = eq(w, b':');
+            let quotes = eq(w, b'"');
+            let mut m = eq(w, b'.') | (colons & !((quotes << 8) & (quotes >> 8)));
+            m &= not_before(covered, base);
+            while m != 0 {
+                let j = base + (m.trailing_zeros() / 8) as usize;
+                m &= m - 1;
+                if j >= n {
+                    break;
+                }
+                let mut st = j;
+                while st > 0 && PCLASS[s[st - 1] as usize] & P_RUN != 0 {
+                    st -= 1;
+                }
+                // A lone ':' (JSON's key/value separator) holds no token and, with no
+                // scheme before it, starts no URL.
+                if st == j && s[j] == b':' && not_run(s.get(j + 1)) {
+                    continue;
+                }
+                match self.run_from_may_hit(s, st) {
+                    Ok(en) => covered = en,
+                    Err(()) => return None,
+                }
+                // Anchors inside the run just walked are done.
+                m &= not_before(covered, base);
+            }
+            base += 8;
+        }
+        Some(seps)
+    }
+
+    /// Pieces of 32 bytes or more (hashes): each covers samples `k` and `k + 16`.
+    #[inline]
+    fn long_pieces_may_hit(&self, s: &[u8]) -> bool {
+        let n = s.len();
+        let piece = |k: usize| PCLASS[s[k] as usize] & P_PIECE != 0;
+        let mut k = 16;
+        while k < n {
+            if !(piece(k) && piece(k - 16) && (k - 15..k).all(piece)) {
+                k += 16;
+                continue;
+            }
+            let mut st = k - 16;
+            while st > 0 && piece(st - 1) {
+                st -= 1;
+            }
+            let mut en = k + 1;
+            while en < n && piece(en) {
+                en += 1;
+            }
+            let acc = s[st..en].iter().fold(0u8, |a, &b| a | PCLASS[b as usize]);
+            if self.piece_may_hit(&s[st..en], acc) {
+                return true;
+            }
+            k = en + 17;
+        }
+        false
+    }
+
+    /// The run starting at `st` (maximal token bytes): its pieces, its IPv6 shape, and the
+    /// URL host after it when it ends a scheme. `Ok(end of the run)` if it cannot hit.
+    fn run_from_may_hit(&self, s: &[u8], st: usize) -> Result<usize, ()> {
+        // Find the end first in a tight loop; most runs (addresses, names, times) hold no
+        // ':', '@' or '+' and are one piece.
+        let tail = &s[st..];
+        let mut run_acc = 0u8;
+        let k = tail
+            .iter()
+            .position(|&b| {
+                let c = PCLASS[b as usize];
+                run_acc |= c;
+                c & P_RUN == 0
+            })
+            .unwrap_or(tail.len());
+        if self.run_classes_may_hit(s, st, st + k, run_acc) {
+            Err(())
+        } else {
+            Ok(st + k)
+        }
+    }
+
+    /// The run `s[st..en]` (maximal token bytes), as [`Self::run_from_may_hit`].
+    #[inline]
+    fn run_span_may_hit(&self, s: &[u8], st: usize, en: usize) -> bool {
+        let run_acc = s[st..en].iter().fold(0u8, |a, &b| a | PCLASS[b as usize]);
+        self.run_classes_may_hit(s, st, en, run_acc)
+    }
+
+    /// The run `s[st..en]`, `run_acc` the OR of its class bits (and perhaps of the byte
+    /// after it, which adds only P_SLOW / P_OPEN, which no check below reads).
+    fn run_classes_may_hit(&self, s: &[u8], st: usize, en: usize, run_acc: u8) -> bool {
+        let run = &s[st..en];
+        let (mut acc, mut ps) = (run_acc, 0usize);
+        if run_acc & P_DOT == 0 {
+            // No dot (times like 22:13:20): its pieces can only hit as hashes (32 bytes or
+            // more), which `long_pieces_may_hit` and its masked twin check on every line.
+            (acc, ps) = (0, run.len());
+        } else if run_acc & P_SPLIT != 0 {
+            acc = 0;
+            for (i, &b) in run.iter().enumerate() {
+                let c = PCLASS[b as usize];
+                if c & P_SPLIT != 0 {
+                    if worth_checking(acc, i - ps) && self.piece_may_hit(&run[ps..i], acc) {
+                        return true;
+                    }
+                    ps = i + 1;
+                    acc = 0;
+                } else {
+                    acc |= c;
+                }
+            }
+        }
+        self.run_end_may_hit(s, run, en, acc, ps, run_acc)
+    }
+
+    #[inline]
+    fn run_end_may_hit(
+        &self,
+        s: &[u8],
+        run: &[u8],
+        en: usize,
+        acc: u8,
+        ps: usize,
+        run_acc: u8,
+    ) -> bool {
+        if (worth_checking(acc, run.len() - ps) && self.piece_may_hit(&run[ps..], acc))
+            || (run_acc & P_SPLIT != 0 && self.run_may_hit(run, run_acc))
+        {
+            return true;
+        }
+        // A URL: "scheme://".
+        if run.last() == Some(&b':') && s[en..].starts_with(b"//") {
+            let r = &run[..run.len() - 1];
+            let mut k = r.len();
+            while k > 0 && r.len() - k < MAX_SCHEME_LEN && is_scheme_byte(r[k - 1]) {
+                k -= 1;
+            }
+            if self.url_host_may_hit(&s[en + 2..]) || self.run_prefix_may_hit(&r[..k]) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// A run cut where the tokeniser cuts it (before a URL scheme): checked in full again.
+    fn run_prefix_may_hit(&self, r: &[u8]) -> bool {
+        if r.is_empty() {
+            return false;
+        }
+        let (mut acc, mut run_acc, mut start) = (0u8, 0u8, 0usize);
+        for (k, &b) in r.iter().enumerate() {
+            let c = PCLASS[b as usize];
+            run_acc |= c;
+            if c & P_SPLIT != 0 {
+                if self.piece_may_hit(&r[start..k], acc) {
+                    return true;
+                }
+                start = k + 1;
+                acc = 0;
+            } else {
+                acc |= c;
+            }
+        }
+        self.piece_may_hit(&r[start..], acc) || self.run_may_hit(r, run_acc)
+    }
+
+    /// Whole-run shapes: IPv6 addresses (the tokeniser parses runs with two colons or more).
+    #[inline(never)]
+    fn run_may_hit(&self, r: &[u8], acc: u8) -> bool {
+        if acc & P_SPLIT == 0 {
+            return false; // no ':' (nor '@' / '+')
+        }
+        let core = if acc & P_NOT_V6 == 0 {
+            trim_token_ends(r)
+        } else {
+            // Bytes outside IPv6 may only sit at the ends, where the tokeniser trims them.
+            if !matches!(r.first(), Some(b'-' | b'@' | b'+'))
+                && !matches!(r.last(), Some(b'-' | b'@' | b'+'))
+            {
+                return false;
+            }
+            let core = trim_token_ends(r);
+            if core.iter().any(|&b| PCLASS[b as usize] & P_NOT_V6 != 0) {
+                return false;
+            }
+            core
+        };
+        if core.len() < 2 || memchr::memchr(b':', core).is_none() {
+            return false;
+        }
+        match std::str::from_utf8(core)
+            .ok()
+            .and_then(|t| t.parse::<Ipv6Addr>().ok())
+        {
+            Some(a) => self.prefilter().ip6.may_contain(u128::from(a)),
+            None => false,
+        }
+    }
+
+    /// One piece: `[A-Za-z0-9._-]+`, `acc` the OR of its class bits.
+    #[inline(never)]
+    fn piece_may_hit(&self, p: &[u8], acc: u8) -> bool {
+        if acc & P_DOT == 0 {
+            if p.len() < 32 {
+                return false;
+            }
+            // A hash: hex of hash length once the tokeniser's trimming is done.
+            let core = trim_dots_dashes(p);
+            return matches!(core.len(), 32 | 40 | 64 | 128)
+                && core.iter().all(|&b| PCLASS[b as usize] & P_NOT_HEX == 0)
+                && self.prefilter().strings.may_contain(core);
+        }
+        let core = trim_dots_dashes(p);
+        if core.is_empty() {
+            return false;
+        }
+        let digit_dot = if acc & P_NOT_DIGIT_DOT == 0 {
+            true
+        } else {
+            core.iter()
+                .all(|&b| PCLASS[b as usize] & P_NOT_DIGIT_DOT == 0)
+        };
+        if digit_dot {
+            return core.len() <= 15
+                && parse_ipv4(core).is_some_and(|a| self.ip4_may_hit(u32::from(a)));
+        }
+        let pf = self.prefilter();
+        if pf.strings.may_contain(two_labels(core)) {
+            return true;
+        }
+        // E-mail domains and URL hosts keep a leading or trailing '-' that tokens lose.
+        if matches!(p.first(), Some(b'-')) || matches!(p.last(), Some(b'-')) {
+            let mut v = p;
+            while let [rest @ .., b'.'] = v {
+                v = rest;
+            }
+            if !v.is_empty() && v[0] != b'.' && pf.strings.may_contain(two_labels(v)) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The host of a URL, `u` starting right after "://" (or a Zeek http `host` column).
+    pub(crate) fn url_host_may_hit(&self, u: &[u8]) -> bool {
+        let end = u
+            .iter()
+            .position(|&b| {
+                matches!(
+                    b,
+                    b'/' | b'?' | b'#' | b'\\' | b'"' | b'<' | b'>' | b'`' | b'{' | b'}' | 0x7f
+                ) || b <= b' '
+            })
+            .unwrap_or(u.len());
+        let authority = &u[..end];
+        let host_port = match memchr::memrchr(b'@', authority) {
+            Some(k) => &authority[k + 1..],
+            None => authority,
+        };
+        if host_port.first() == Some(&b'[') {
+            return true;
+        }
+        let h = match memchr::memchr(b':', host_port) {
+            Some(k) => &host_port[..k],
+            None => host_port,
+        };
+        if h.is_empty() {
+            return false; // the matcher gives up on such a URL
+        }
+        if h.iter().any(|&b| PCLASS[b as usize] & P_PIECE == 0) {
+            return true; // percent-encoding, odd bytes: left to the full path
+        }
+        if h.iter().all(|&b| PCLASS[b as usize] & P_NOT_DIGIT_DOT == 0) {
+            return match parse_ipv4(h) {
+                Some(a) => self.ip4_may_hit(u32::from(a)),
+                None => true, // WHATWG reads odd IPv4 spellings
+            };
+        }
+        let mut hs = h;
+        while let [rest @ .., b'.'] = hs {
+            hs = rest;
+        }
+        if hs.is_empty() || hs[0] == b'.' || memchr::memmem::find(hs, b"..").is_some() {
+            return true;
+        }
+        let last = match memchr::memrchr(b'.', hs) {
+            Some(d) => &hs[d + 1..],
+            None => hs,
+        };
+        // WHATWG parses a host whose last label is a number as IPv4.
+        if last.iter().all(|b| b.is_ascii_digit())
+            || (last.len() >= 2 && last[0] == b'0' && (last[1] | 0x20) == b'x')
+        {
+            return true;
+        }
+        self.prefilter().strings.may_contain(two_labels(hs))
+    }
+}
+
+/// Longest line the masked pass takes (its masks live on the stack); longer lines take the
+/// word-at-a-time pass.
+const MASKED_MAX_LEN: usize = 2048;
+
+/// Does the byte at `j` send the line down the full path? A backslash (JSON escape), a byte
+/// ≥ 0x80 (IDNA), or a defang bracket followed by what it may hide.
+#[inline]
+fn slow_at(s: &[u8], j: usize) -> bool {
+    let c = PCLASS[s[j] as usize];
+    c & P_SLOW != 0
+        || (c & P_OPEN != 0
+            && matches!(
+                s.get(j + 1),
+                Some(b'.' | b':' | b'/' | b'@' | b'd' | b'D' | b'a' | b'A')
+            ))
+}
+
+/// First set bit at or after `from`.
+#[inline]
+fn next_bit(words: &[u64], from: usize) -> Option<usize> {
+    let mut w = from / 64;
+    let mut m = *words.get(w)? & (u64::MAX << (from % 64));
+    loop {
+        if m != 0 {
+            return Some(w * 64 + m.trailing_zeros() as usize);
+        }
+        w += 1;
+        m = *words.get(w)?;
+    }
+}
+
+/// Last set bit before `j`.
+#[inline]
+fn prev_bit(words: &[u64], j: usize) -> Option<usize> {
+    let mut w = j / 64;
+    let mut m = words[w] & ((1u64 << (j % 64)) - 1);
+    loop {
+        if m != 0 {
+            return Some(w * 64 + 63 - m.leading_zeros() as usize);
+        }
+        w = w.checked_sub(1)?;
+        m = words[w];
+    }
+}
+
+/// Only pieces with a dot (IPs, names) or of hash length can hit.
+#[inline(always)]
+fn worth_checking(acc: u8, len: usize) -> bool {
+    acc & P_DOT != 0 || len >= 32
+}
+
+/// Mask of the bytes of the word at `base` that lie at or after `covered`.
+#[inline(always)]
+fn not_before(covered: usize, base: usize) -> u64 {
+    match covered.saturating_sub(base) {
+        0 => u64::MAX,
+        k if k >= 8 => 0,
+        k => u64::MAX << (8 * k),
+    }
+}
+
+/// End of input or a byte outside runs.
+#[inline]
+fn not_run(b: Option<&u8>) -> bool {
+    match b {
+        None => true,
+        Some(&b) => PCLASS[b as usize] & P_RUN == 0,
+    }
+}
+
+#[inline]
+fn is_scheme_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.'
+}
+
+/// The filters, built with the set.
+#[derive(Debug, Default)]
+pub(crate) struct Prefilter {
+    /// Two-label suffixes of domains, URL hosts and e-mail domains; hashes.
+    pub strings: Bloom,
+    pub ip6: Ip6Filter,
+}
+
+impl Prefilter {
+    pub fn memory(&self) -> usize {
+        self.strings.memory() + self.ip6.memory()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_hash_folds_ascii_case() {
+        assert_eq!(key_hash(b"Evil.Example"), key_hash(b"evil.example"));
+        assert_eq!(
+            key_hash(b"D41D8CD98F00B204E9800998ECF8427E"),
+            key_hash(b"d41d8cd98f00b204e9800998ecf8427e")
+        );
+        assert_ne!(key_hash(b"evil.example"), key_hash(b"evil.exampla"));
+        assert_ne!(key_hash(b"a"), key_hash(b"a\0"));
+    }
+
+    #[test]
+    fn bloom_has_no_false_negatives() {
+        let keys: Vec<String> = (0..5000).map(|i| format!("d{i}.example")).collect();
+        let mut b = Bloom::with_keys(keys.len());
+        for k in &keys {
+            b.insert(k.as_bytes());
+        }
+        assert!(keys.iter().all(|k| b.may_contain(k.as_bytes())));
+        let fp = (0..5000)
+            .filter(|i| b.may_contain(format!("x{i}.test").as_bytes()))
+            .count();
+        assert!(fp < 100, "{fp}");
+    }
+}
