@@ -41,6 +41,7 @@
 //! fast paths tested to agree with it), so a value ingested as X is matched as X. No I/O
 //! beyond reading the logs it is given; no database; no STIX parsing.
 
+mod byteclass;
 mod extract;
 pub mod formats;
 mod prefilter;

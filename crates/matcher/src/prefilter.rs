@@ -10,8 +10,11 @@
 //!   classifies (after its trimming, its one-colon split, its e-mail split) is a piece or a
 //!   trimmed piece. A piece can only hit if it holds a `.` (addresses, names) or is 32 bytes
 //!   or longer (hashes), and an IPv6 address or a URL needs a `:`; so only runs holding a
-//!   `.` or `:` (found 8 bytes at a time) are walked, and long pieces are found by sampling
-//!   every 16th byte. Every candidate piece is checked in every shape that could hit: dotted
+//!   `.` or `:` are walked, and long pieces are found by sampling every 16th byte. With
+//!   AVX2 (`byteclass`), a line up to [`MASKED_MAX_LEN`] bytes is first turned into bitmasks
+//!   (64 bytes per block) and run and piece bounds come from bit scans; otherwise a scalar
+//!   pass finds anchors 8 bytes at a time and walks runs byte by byte. Both give the same
+//!   answer (tested on lines cut at block ends). Every candidate piece is checked in every shape that could hit: dotted
 //!   quad → IPv4 /24 bitmap; other dotted piece → its two-label suffix in a Bloom filter of
 //!   the two-label suffixes of indicator domains, URL-indicator hosts and e-mail domains
 //!   (trimmed both ways when it starts or ends with `-`); hex piece of hash length → the same
@@ -29,6 +32,7 @@
 
 use std::net::Ipv6Addr;
 
+use crate::byteclass::{self, Classifier};
 use crate::extract::parse_ipv4;
 use crate::set::IndicatorSet;
 
@@ -297,9 +301,9 @@ impl IndicatorSet {
     /// every 16 bytes, so samples find them.
     pub(crate) fn prefilter_line(&self, s: &[u8], sep: u8, column: Option<usize>) -> LineScan {
         let mut out = LineScan::default();
-        let seps = match self.anchors_may_hit(s, sep) {
-            Some(n) if !self.long_pieces_may_hit(s) => n,
-            _ => {
+        let seps = match self.line_may_hit(s, sep) {
+            Some(n) => n,
+            None => {
                 out.maybe = true;
                 return out;
             }
@@ -323,10 +327,105 @@ impl IndicatorSet {
         out
     }
 
-    /// Slow-path bytes, and every run holding a `.` or `:`. `None` if the line may hit,
-    /// else the number of `sep` bytes.
+    /// Slow-path bytes, every run holding a `.` or `:`, and long pieces. `None` if the line
+    /// may hit, else the number of `sep` bytes.
     #[inline]
-    fn anchors_may_hit(&self, s: &[u8], sep: u8) -> Option<usize> {
+    fn line_may_hit(&self, s: &[u8], sep: u8) -> Option<usize> {
+        match byteclass::avx2_classifier() {
+            Some(classify) if s.len() <= MASKED_MAX_LEN => {
+                self.line_may_hit_masked(s, sep, classify)
+            }
+            _ => self.line_may_hit_words(s, sep),
+        }
+    }
+
+    /// [`Self::line_may_hit`], scalar: eight bytes at a time, then samples for long pieces.
+    pub(crate) fn line_may_hit_words(&self, s: &[u8], sep: u8) -> Option<usize> {
+        let seps = self.anchors_may_hit_words(s, sep)?;
+        (!self.long_pieces_may_hit(s)).then_some(seps)
+    }
+
+    /// [`Self::line_may_hit`] from bitmasks of the whole line (64 bytes per block): run and
+    /// piece boundaries come from the masks, so no byte loop decides where one starts or ends.
+    pub(crate) fn line_may_hit_masked(
+        &self,
+        s: &[u8],
+        sep: u8,
+        classify: Classifier,
+    ) -> Option<usize> {
+        let n = s.len();
+        debug_assert!(n <= MASKED_MAX_LEN);
+        let words = n.div_ceil(64);
+        let mut nonrun = [0u64; MASKED_MAX_LEN / 64];
+        let mut anchor = [0u64; MASKED_MAX_LEN / 64];
+        let mut nonpiece = [0u64; MASKED_MAX_LEN / 64];
+        let mut seps = 0usize;
+        for w in 0..words {
+            let base = w * 64;
+            let m = match s.get(base..base + 64) {
+                Some(block) => classify(block.try_into().expect("64 bytes"), sep),
+                None => {
+                    // The last, partial block: padding is no run byte, anchor or separator.
+                    let mut buf = [0u8; 64];
+                    buf[..n - base].copy_from_slice(&s[base..]);
+                    let mut m = classify(&buf, sep);
+                    let valid = (1u64 << (n - base)) - 1;
+                    m.nonrun |= !valid;
+                    m.sep &= valid;
+                    m
+                }
+            };
+            if sep != b'\n' {
+                seps += m.sep.count_ones() as usize;
+            }
+            let mut sp = m.special;
+            while sp != 0 {
+                let j = base + sp.trailing_zeros() as usize;
+                sp &= sp - 1;
+                if slow_at(s, j) {
+                    return None;
+                }
+            }
+            nonrun[w] = m.nonrun;
+            anchor[w] = m.anchor;
+            nonpiece[w] = m.nonrun | m.split;
+        }
+        let (nonrun, anchor) = (&nonrun[..words], &anchor[..words]);
+        let nonpiece = &nonpiece[..words];
+        let mut from = 0;
+        while let Some(j) = next_bit(anchor, from) {
+            let st = prev_bit(nonrun, j).map_or(0, |k| k + 1);
+            let en = next_bit(nonrun, j).unwrap_or(n);
+            from = en;
+            // A lone ':' (JSON's key/value separator) holds no token and, with no scheme
+            // before it, starts no URL.
+            if en - st == 1 && s[j] == b':' {
+                continue;
+            }
+            if self.run_span_may_hit(s, st, en) {
+                return None;
+            }
+        }
+        // Pieces of 32 bytes or more, sampled as in `long_pieces_may_hit`.
+        let mut k = 16;
+        while k < n {
+            if prev_bit(nonpiece, k + 1).is_some_and(|b| b + 16 >= k) {
+                k += 16;
+                continue;
+            }
+            let st = prev_bit(nonpiece, k - 16).map_or(0, |b| b + 1);
+            let en = next_bit(nonpiece, k).unwrap_or(n);
+            let acc = s[st..en].iter().fold(0u8, |a, &b| a | PCLASS[b as usize]);
+            if self.piece_may_hit(&s[st..en], acc) {
+                return None;
+            }
+            k = en + 17;
+        }
+        Some(seps)
+    }
+
+    /// The scalar version of [`Self::anchors_may_hit`]: eight bytes at a time.
+    fn anchors_may_hit_words(&self, s: &[u8], sep: u8) -> Option<usize> {
         const ONES: u64 = 0x0101_0101_0101_0101;
         const HIGH: u64 = 0x8080_8080_8080_8080;
         // Bytes equal to `b` in `v`, as high bits; exact.
@@ -369,14 +468,7 @@ impl IndicatorSet {
                     if j >= n {
                         break;
                     }
-                    let c = PCLASS[s[j] as usize];
-                    if c & P_SLOW != 0
-                        || (c & P_OPEN != 0
-                            && matches!(
-                                s.get(j + 1),
-                                Some(b'.' | b':' | b'/' | b'@' | b'd' | b'D' | b'a' | b'A')
-                            ))
-                    {
+                    if slow_at(s, j) {
                         return None;
                     }
                 }
@@ -457,17 +549,36 @@ impl IndicatorSet {
                 c & P_RUN == 0
             })
             .unwrap_or(tail.len());
-        let run = &tail[..k];
-        let en = st + k;
-        // The terminating byte adds only P_SLOW / P_OPEN, which no check below reads.
+        if self.run_classes_may_hit(s, st, st + k, run_acc) {
+            Err(())
+        } else {
+            Ok(st + k)
+        }
+    }
+
+    /// The run `s[st..en]` (maximal token bytes), as [`Self::run_from_may_hit`].
+    #[inline]
+    fn run_span_may_hit(&self, s: &[u8], st: usize, en: usize) -> bool {
+        let run_acc = s[st..en].iter().fold(0u8, |a, &b| a | PCLASS[b as usize]);
+        self.run_classes_may_hit(s, st, en, run_acc)
+    }
+
+    /// The run `s[st..en]`, `run_acc` the OR of its class bits (and perhaps of the byte
+    /// after it, which adds only P_SLOW / P_OPEN, which no check below reads).
+    fn run_classes_may_hit(&self, s: &[u8], st: usize, en: usize, run_acc: u8) -> bool {
+        let run = &s[st..en];
         let (mut acc, mut ps) = (run_acc, 0usize);
-        if run_acc & P_SPLIT != 0 {
+        if run_acc & P_DOT == 0 {
+            // No dot (times like 22:13:20): its pieces can only hit as hashes (32 bytes or
+            // more), which `long_pieces_may_hit` and its masked twin check on every line.
+            (acc, ps) = (0, run.len());
+        } else if run_acc & P_SPLIT != 0 {
             acc = 0;
             for (i, &b) in run.iter().enumerate() {
                 let c = PCLASS[b as usize];
                 if c & P_SPLIT != 0 {
                     if worth_checking(acc, i - ps) && self.piece_may_hit(&run[ps..i], acc) {
-                        return Err(());
+                        return true;
                     }
                     ps = i + 1;
                     acc = 0;
@@ -476,11 +587,7 @@ impl IndicatorSet {
                 }
             }
         }
-        if self.run_end_may_hit(s, run, en, acc, ps, run_acc) {
-            Err(())
-        } else {
-            Ok(en)
-        }
+        self.run_end_may_hit(s, run, en, acc, ps, run_acc)
     }
 
     #[inline]
@@ -664,6 +771,51 @@ impl IndicatorSet {
             return true;
         }
         self.prefilter().strings.may_contain(two_labels(hs))
+    }
+}
+
+/// Longest line the masked pass takes (its masks live on the stack); longer lines take the
+/// word-at-a-time pass.
+const MASKED_MAX_LEN: usize = 2048;
+
+/// Does the byte at `j` send the line down the full path? A backslash (JSON escape), a byte
+/// ≥ 0x80 (IDNA), or a defang bracket followed by what it may hide.
+#[inline]
+fn slow_at(s: &[u8], j: usize) -> bool {
+    let c = PCLASS[s[j] as usize];
+    c & P_SLOW != 0
+        || (c & P_OPEN != 0
+            && matches!(
+                s.get(j + 1),
+                Some(b'.' | b':' | b'/' | b'@' | b'd' | b'D' | b'a' | b'A')
+            ))
+}
+
+/// First set bit at or after `from`.
+#[inline]
+fn next_bit(words: &[u64], from: usize) -> Option<usize> {
+    let mut w = from / 64;
+    let mut m = *words.get(w)? & (u64::MAX << (from % 64));
+    loop {
+        if m != 0 {
+            return Some(w * 64 + m.trailing_zeros() as usize);
+        }
+        w += 1;
+        m = *words.get(w)?;
+    }
+}
+
+/// Last set bit before `j`.
+#[inline]
+fn prev_bit(words: &[u64], j: usize) -> Option<usize> {
+    let mut w = j / 64;
+    let mut m = words[w] & ((1u64 << (j % 64)) - 1);
+    loop {
+        if m != 0 {
+            return Some(w * 64 + 63 - m.leading_zeros() as usize);
+        }
+        w = w.checked_sub(1)?;
+        m = words[w];
     }
 }
 

@@ -854,3 +854,50 @@ fn prefilter_passes_background_lines_and_stops_candidates() {
         );
     }
 }
+
+#[test]
+fn masked_prefilter_pass_agrees_with_word_pass() {
+    use crate::byteclass::{avx2_classifier, classify_scalar};
+    let set = prefilter_set();
+    let mut rng = Xorshift(0x51_7cc1_b727_220a);
+    let mut classifiers: Vec<crate::byteclass::Classifier> = vec![classify_scalar];
+    classifiers.extend(avx2_classifier());
+    let odd = [
+        "\t", "\"", ":", "\":\"", ".", "..", "://", "\\", "[", "[.]", "(", "{", "\u{e9}", "-", "@",
+        "+", " ",
+    ];
+    let (mut lines, mut passed) = (0, 0);
+    for i in 0..20_000 {
+        // Fragments and odd bytes, cut to lengths on both sides of 64-byte block ends.
+        let mut line = rng.text(12);
+        for _ in 0..rng.below(6) {
+            let at = rng.below(line.len() + 1);
+            if line.is_char_boundary(at) {
+                line.insert_str(at, odd[rng.below(odd.len())]);
+            }
+        }
+        let mut b = line.into_bytes();
+        if i % 2 == 0 {
+            let cut = [63, 64, 65, 127, 128, 129, 31, 32, 33][rng.below(9)];
+            b.truncate(cut.min(b.len()));
+        }
+        for sep in [b'\n', b'\t'] {
+            let words = set.line_may_hit_words(&b, sep);
+            for classify in &classifiers {
+                assert_eq!(
+                    set.line_may_hit_masked(&b, sep, *classify),
+                    words,
+                    "{:?} sep {sep}",
+                    String::from_utf8_lossy(&b)
+                );
+            }
+            lines += 1;
+            passed += usize::from(words.is_some());
+        }
+    }
+    // Both answers must be exercised.
+    assert!(
+        passed > 1000 && lines - passed > 1000,
+        "{passed} of {lines}"
+    );
+}

@@ -549,7 +549,31 @@ pub fn canonical_domain(s: &str) -> Result<String, String> {
 }
 
 /// Canonical URL per the WHATWG URL standard, default port removed, host dot stripped.
+///
+/// The URL parser itself can reveal a defanged form that refanging did not see: it drops
+/// tabs and newlines (`[a\tt]`), lower-cases the host (`(dOt)` before refanging was
+/// case-blind) and removes dot segments (`[/./]` becomes `[/]`). Such a result is
+/// refanged and parsed again, so that canonicalising is idempotent (found by fuzzing).
 pub fn canonical_url(s: &str) -> Result<String, String> {
+    let mut input = Cow::Borrowed(s);
+    // Each round shortens the value (every refang replacement is shorter), so few suffice.
+    for _ in 0..4 {
+        let out = canonical_url_once(&input)?;
+        if out.len() > MAX_VALUE_LEN {
+            return Err(format!(
+                "the canonical URL is {} bytes long (percent-encoding grows it); the limit is {MAX_VALUE_LEN}",
+                out.len()
+            ));
+        }
+        match refang(&out) {
+            Cow::Borrowed(_) => return Ok(out),
+            Cow::Owned(again) => input = Cow::Owned(again),
+        }
+    }
+    Err("the URL keeps changing when refanged and parsed again".into())
+}
+
+fn canonical_url_once(s: &str) -> Result<String, String> {
     let with_scheme;
     let s = if has_scheme(s) {
         s
@@ -684,6 +708,35 @@ mod tests {
         }
         let u = d("http://malware_do(dOt)wnload/");
         assert_eq!(d(&u.value), u);
+    }
+
+    /// Found by the fuzz pass: forms the URL parser reveals (tabs dropped, dot segments
+    /// removed), and a URL whose percent-encoding outgrows the value limit.
+    #[test]
+    fn canonical_urls_are_fixed_points() {
+        for raw in [
+            "http://h/a[a\tt]b",
+            "http://h/x[/./]y",
+            "http://H(DOT)example/p",
+            "http://46.6.8.ch/url/aidtead[a\nt]17.284.://99.121:52037/bin.sh",
+        ] {
+            let once = Observable::parse(Kind::Url, raw).unwrap();
+            assert_eq!(
+                Observable::parse(Kind::Url, &once.value).unwrap(),
+                once,
+                "{raw}"
+            );
+            assert!(
+                !once.value.contains("[at]") && !once.value.contains("[/]"),
+                "{once}"
+            );
+        }
+        let grows = format!("http://h/{}", "\u{fffd}".repeat(1000));
+        assert!(grows.len() < MAX_VALUE_LEN);
+        let e = Observable::parse(Kind::Url, &grows)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("limit"), "{e}");
     }
 
     #[test]

@@ -394,7 +394,26 @@ pub fn parse_time(s: &str) -> Result<Time, ParseError> {
 
 /// Fixed-width UTC text, so that timestamps sort correctly as strings in both stores.
 pub fn format_time(t: Time) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    use chrono::{Datelike, Timelike};
+    use std::fmt::Write;
+    let (year, nanos) = (t.year(), t.nanosecond());
+    if !(0..=9999).contains(&year) || nanos >= 1_000_000_000 {
+        return t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+    }
+    // The text of the format above, without interpreting a format string per call: ingest
+    // stamps every object it stores.
+    let mut s = String::with_capacity(27);
+    let _ = write!(
+        s,
+        "{year:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        nanos / 1000
+    );
+    s
 }
 
 /// The STIX form of a timestamp (millisecond precision, `Z`).
@@ -412,6 +431,29 @@ pub fn parse_stored_time(s: &str) -> Option<Time> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn format_time_matches_the_strftime_form() {
+        let strftime = |t: Time| t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+        let times = [
+            Utc::now(),
+            Utc.with_ymd_and_hms(1, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(2026, 11, 29, 23, 59, 59).unwrap()
+                + chrono::Duration::nanoseconds(999_999_999),
+            Utc.with_ymd_and_hms(9999, 12, 31, 1, 2, 3).unwrap()
+                + chrono::Duration::microseconds(7),
+            Utc.with_ymd_and_hms(10000, 1, 1, 0, 0, 0).unwrap(),
+            Utc.from_utc_datetime(
+                &NaiveDate::from_ymd_opt(2016, 12, 31)
+                    .unwrap()
+                    .and_hms_nano_opt(23, 59, 59, 1_500_000_000)
+                    .unwrap(),
+            ),
+        ];
+        for t in times {
+            assert_eq!(format_time(t), strftime(t));
+        }
+    }
 
     #[test]
     fn tlp_order_and_parse() {

@@ -63,6 +63,184 @@ impl<T: Into<Val>> From<Option<T>> for Val {
     }
 }
 
+/// A SQL value borrowed from the caller, for bulk writes that should not copy every value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ValRef<'a> {
+    Null,
+    Int(i64),
+    Text(&'a str),
+}
+
+impl<'a> ValRef<'a> {
+    /// The owned form, for paths that need one.
+    pub fn to_val(self) -> Val {
+        match self {
+            ValRef::Null => Val::Null,
+            ValRef::Int(i) => Val::Int(i),
+            ValRef::Text(t) => Val::Text(t.to_string()),
+        }
+    }
+}
+
+impl From<i64> for ValRef<'_> {
+    fn from(v: i64) -> Self {
+        ValRef::Int(v)
+    }
+}
+impl<'a> From<&'a str> for ValRef<'a> {
+    fn from(v: &'a str) -> Self {
+        ValRef::Text(v)
+    }
+}
+impl<'a> From<&'a String> for ValRef<'a> {
+    fn from(v: &'a String) -> Self {
+        ValRef::Text(v)
+    }
+}
+
+/// An insert of many rows that skips rows whose unique key already exists
+/// (`ON CONFLICT (conflict) DO NOTHING`), reporting which rows it stored.
+pub struct InsertMany<'s> {
+    pub table: &'s str,
+    pub columns: &'s [&'s str],
+    /// The unique columns of the conflict clause.
+    pub conflict: &'s [&'s str],
+    /// The table's integer primary key (SQLite: its rowid alias), reported per stored row;
+    /// `None` when the caller needs no answer (the result is then empty).
+    pub key: Option<&'s str>,
+    /// Positions in `columns` whose values tell the rows of one call apart where they can
+    /// conflict (the conflict columns that are not the same in every row).
+    pub identity: &'s [usize],
+}
+
+/// Rows per multi-row statement: well under both engines' parameter limits (SQLite
+/// 32,766, PostgreSQL 65,535) for the widest row (9 columns).
+pub const ROWS_PER_STATEMENT: usize = 512;
+
+/// `items` in chunks of [`ROWS_PER_STATEMENT`], the rest in powers of two: a statement
+/// built per chunk size then has at most ten shapes, so it is prepared once and reused.
+pub fn fixed_chunks<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let n = if rest.len() >= ROWS_PER_STATEMENT {
+            ROWS_PER_STATEMENT
+        } else {
+            1 << (usize::BITS - 1 - rest.len().leading_zeros())
+        };
+        let (chunk, tail) = rest.split_at(n);
+        rest = tail;
+        Some(chunk)
+    })
+}
+
+/// `"($1, $2), ($3, $4)"` for `rows` rows of `cols` placeholders, numbered from `first`.
+pub fn values_list(rows: usize, cols: usize, first: usize) -> String {
+    let mut s = String::with_capacity(rows * cols * 6);
+    for r in 0..rows {
+        if r > 0 {
+            s.push_str(", ");
+        }
+        s.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                s.push_str(", ");
+            }
+            s.push('$');
+            s.push_str(&(first + r * cols + c).to_string());
+        }
+        s.push(')');
+    }
+    s
+}
+
+/// `"$2, $3, $4"`: a list of `n` placeholders numbered from `first`.
+pub fn placeholders(n: usize, first: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Appends one value to a row identity (typed and delimited, so that no two differ only
+/// in where one value ends).
+fn push_identity(key: &mut String, v: ValRef<'_>) {
+    use std::fmt::Write;
+    match v {
+        ValRef::Null => key.push_str("n;"),
+        ValRef::Int(i) => {
+            let _ = write!(key, "i{i};");
+        }
+        ValRef::Text(t) => {
+            let _ = write!(key, "t{}:{t};", t.len());
+        }
+    }
+}
+
+/// [`Conn::insert_many`] as multi-row statements with `RETURNING`, for engines where a
+/// statement costs a round trip. Returned rows are matched to input rows by their
+/// identity columns: within one statement the first row with a key is the one stored.
+pub fn insert_many_multi_row(
+    c: &mut dyn Conn,
+    spec: &InsertMany<'_>,
+    rows: &[ValRef<'_>],
+) -> Result<Vec<Option<i64>>> {
+    let cols = spec.columns.len();
+    let rows: Vec<&[ValRef<'_>]> = rows.chunks_exact(cols).collect();
+    let mut out = Vec::with_capacity(rows.len());
+    let returning = spec.key.map(|key| {
+        let mut r = format!(" RETURNING {key}");
+        for &i in spec.identity {
+            r.push_str(", ");
+            r.push_str(spec.columns[i]);
+        }
+        r
+    });
+    for chunk in fixed_chunks(&rows) {
+        let sql = format!(
+            "INSERT INTO {} ({}) VALUES {} ON CONFLICT ({}) DO NOTHING{}",
+            spec.table,
+            spec.columns.join(", "),
+            values_list(chunk.len(), cols, 1),
+            spec.conflict.join(", "),
+            returning.as_deref().unwrap_or(""),
+        );
+        let params: Vec<Val> = chunk
+            .iter()
+            .flat_map(|r| r.iter().map(|v| v.to_val()))
+            .collect();
+        if returning.is_none() {
+            c.execute(&sql, &params)?;
+            continue;
+        }
+        let mut stored: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+        for r in c.query(&sql, &params)? {
+            let mut identity = String::new();
+            for v in &r.0[1..] {
+                push_identity(
+                    &mut identity,
+                    match v {
+                        Val::Int(i) => ValRef::Int(*i),
+                        Val::Text(t) => ValRef::Text(t),
+                        Val::Null | Val::Real(_) => ValRef::Null,
+                    },
+                );
+            }
+            stored.insert(identity, r.i64(0)?);
+        }
+        for row in chunk {
+            let mut identity = String::new();
+            for &i in spec.identity {
+                push_identity(&mut identity, row[i]);
+            }
+            out.push(stored.remove(&identity));
+        }
+    }
+    Ok(out)
+}
+
 /// One result row.
 #[derive(Debug, Clone)]
 pub struct Row(pub Vec<Val>);
@@ -150,6 +328,16 @@ pub trait Conn {
     fn query_one(&mut self, sql: &str, params: &[Val]) -> Result<Option<Row>> {
         Ok(self.query(sql, params)?.into_iter().next())
     }
+
+    /// Insert `rows` (flattened: `spec.columns.len()` values per row) in order, skipping
+    /// rows whose conflict key exists (in the table or earlier in `rows`). Returns, per
+    /// row, its new key if it was stored (nothing if `spec.key` is `None`). Engines choose
+    /// the fastest way to do it.
+    fn insert_many(
+        &mut self,
+        spec: &InsertMany<'_>,
+        rows: &[ValRef<'_>],
+    ) -> Result<Vec<Option<i64>>>;
 }
 
 /// A write transaction. Dropping it without [`Tx::commit`] rolls back.
@@ -184,4 +372,29 @@ pub fn to_sqlite_placeholders(sql: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholder_lists() {
+        assert_eq!(values_list(2, 2, 1), "($1, $2), ($3, $4)");
+        assert_eq!(placeholders(3, 2), "$2, $3, $4");
+    }
+
+    #[test]
+    fn chunks_have_few_sizes_and_cover_everything() {
+        let items: Vec<usize> = (0..ROWS_PER_STATEMENT * 2 + 300).collect();
+        let chunks: Vec<&[usize]> = fixed_chunks(&items).collect();
+        let sizes: Vec<usize> = chunks.iter().map(|c| c.len()).collect();
+        assert_eq!(
+            sizes,
+            [ROWS_PER_STATEMENT, ROWS_PER_STATEMENT, 256, 32, 8, 4]
+        );
+        assert_eq!(chunks.concat(), items);
+        assert_eq!(fixed_chunks::<u8>(&[]).count(), 0);
+        assert_eq!(fixed_chunks(&[1]).map(|c| c.len()).collect::<Vec<_>>(), [1]);
+    }
 }

@@ -4,8 +4,9 @@
 //! create the observable, find, merge and write the record, link). For a batch, this module
 //! instead:
 //!
-//! 1. inserts all objects in multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING`, and
-//!    looks up only those that conflicted (already stored by this org);
+//! 1. inserts all objects with [`Conn::insert_many`](super::backend::Conn::insert_many) (`INSERT … ON CONFLICT DO NOTHING`,
+//!    as each engine does it fastest), and looks up only those that conflicted (already
+//!    stored by this org);
 //! 2. inserts all distinct observables of the batch, in key order, the same way, and looks
 //!    up only those that already existed;
 //! 3. merges the batch's claims per observable in memory, inserts the records that do not
@@ -18,18 +19,64 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 
-use super::backend::{Result, StoreError, Val};
-use super::{format_time, parse_stored_time, NewObject, SubmissionWriter};
+use super::backend::{fixed_chunks, placeholders, InsertMany, Result, StoreError, Val, ValRef};
+use super::{format_time, NewObject, SubmissionWriter};
 use crate::model::{Claim, Kind, Observable};
-
-/// Rows per multi-row statement: well under both engines' parameter limits (SQLite
-/// 32,766, PostgreSQL 65,535) for the widest row (9 columns).
-const ROWS_PER_STATEMENT: usize = 500;
 
 /// Observable ids by (kind, value), borrowing the batch's values.
 type ObsIds<'e> = HashMap<(Kind, &'e str), i64>;
+
+const OBJECTS: InsertMany<'static> = InsertMany {
+    table: "objects",
+    columns: &[
+        "stix_id",
+        "stix_type",
+        "version",
+        "spec_version",
+        "org_id",
+        "submission_id",
+        "tlp",
+        "date_added",
+        "json",
+    ],
+    conflict: &["org_id", "stix_id", "version"],
+    key: Some("pk"),
+    identity: &[0, 2],
+};
+
+const OBSERVABLES: InsertMany<'static> = InsertMany {
+    table: "observables",
+    columns: &["kind", "value"],
+    conflict: &["kind", "value"],
+    key: Some("id"),
+    identity: &[0, 1],
+};
+
+const RECORDS: InsertMany<'static> = InsertMany {
+    table: "records",
+    columns: &[
+        "observable_id",
+        "org_id",
+        "submission_id",
+        "tlp",
+        "claim",
+        "created_at",
+        "updated_at",
+    ],
+    conflict: &["observable_id", "org_id"],
+    key: Some("id"),
+    identity: &[0],
+};
+
+const LINKS: InsertMany<'static> = InsertMany {
+    table: "object_observables",
+    columns: &["object_pk", "observable_id"],
+    conflict: &["object_pk", "observable_id"],
+    key: None,
+    identity: &[0, 1],
+};
 
 /// One item of a batch: an object to keep and/or claims, linked to the object if given.
 pub struct Entry<'a> {
@@ -37,39 +84,11 @@ pub struct Entry<'a> {
     pub claims: &'a [(Observable, Claim)],
 }
 
-/// `"($1, $2), ($3, $4)"` for `rows` rows of `cols` placeholders, numbered from `first`.
-fn values_list(rows: usize, cols: usize, first: usize) -> String {
-    let mut s = String::with_capacity(rows * cols * 6);
-    for r in 0..rows {
-        if r > 0 {
-            s.push_str(", ");
-        }
-        s.push('(');
-        for c in 0..cols {
-            if c > 0 {
-                s.push_str(", ");
-            }
-            s.push('$');
-            s.push_str(&(first + r * cols + c).to_string());
-        }
-        s.push(')');
-    }
-    s
-}
-
-/// `"$2, $3, $4"`: a list of `n` placeholders numbered from `first`.
 /// Which column of a stored object row `stored_rows_of` returns beside its pk.
 #[derive(Clone, Copy)]
 enum RowColumn {
     Json,
     Version,
-}
-
-fn placeholders(n: usize, first: usize) -> String {
-    (first..first + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// A claim in the form merging produces (lists sorted), so that a record written once
@@ -97,16 +116,15 @@ impl SubmissionWriter<'_> {
 
     /// The next `date_added`: strictly increasing, so that TAXII paging by date never skips.
     fn next_added(&mut self) -> String {
-        let mut added = format_time(Utc::now());
-        if added <= self.last_added {
-            let prev = parse_stored_time(&self.last_added).unwrap_or(self.now);
-            added = format_time(prev + chrono::Duration::microseconds(1));
-        }
-        self.last_added = added.clone();
-        added
+        let now = Utc::now().trunc_subsecs(6);
+        let added = match self.last_added {
+            Some(prev) if now <= prev => prev + chrono::Duration::microseconds(1),
+            _ => now,
+        };
+        self.last_added = Some(added);
+        format_time(added)
     }
 
-    /// Objects: (pk per entry, newly stored per entry).
     /// This org's stored rows of each of `ids`, as stix_id -> [(column value, pk)].
     fn stored_rows_of(
         &mut self,
@@ -118,7 +136,7 @@ impl SubmissionWriter<'_> {
             RowColumn::Version => "version",
         };
         let mut rows: HashMap<String, Vec<(String, i64)>> = HashMap::new();
-        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        for chunk in fixed_chunks(ids) {
             let sql = format!(
                 "SELECT pk, stix_id, {column} FROM objects WHERE org_id = $1 AND stix_id IN ({})",
                 placeholders(chunk.len(), 2)
@@ -141,7 +159,7 @@ impl SubmissionWriter<'_> {
         ids.sort_unstable();
         ids.dedup();
         let mut several: Vec<String> = vec![];
-        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        for chunk in fixed_chunks(&ids) {
             let sql = format!(
                 "SELECT stix_id FROM objects WHERE stix_id IN ({}) GROUP BY stix_id HAVING COUNT(*) > 1",
                 placeholders(chunk.len(), 1)
@@ -157,6 +175,7 @@ impl SubmissionWriter<'_> {
         Ok(())
     }
 
+    /// Objects: (pk per entry, newly stored per entry).
     pub(super) fn write_objects(
         &mut self,
         entries: &[Entry<'_>],
@@ -207,54 +226,38 @@ impl SubmissionWriter<'_> {
             };
             rows.push((i, version, added));
         }
-        // stix_id -> [(version, pk)] of the rows the inserts returned.
-        let mut inserted: HashMap<String, Vec<(String, i64)>> = HashMap::new();
-        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO objects (stix_id, stix_type, version, spec_version, org_id, submission_id, tlp, date_added, json)
-                 VALUES {} ON CONFLICT (org_id, stix_id, version) DO NOTHING RETURNING pk, stix_id, version",
-                values_list(chunk.len(), 9, 1)
-            );
-            let mut params = Vec::with_capacity(chunk.len() * 9);
-            for (i, version, added) in chunk {
-                let o = entries[*i].object.expect("row has an object");
-                params.extend([
-                    Val::from(&o.stix_id),
-                    Val::from(&o.stix_type),
-                    Val::from(version),
-                    Val::from(&o.spec_version),
-                    Val::Int(org),
-                    Val::Int(self.id),
-                    Val::from(o.tlp.as_str()),
-                    Val::from(added),
-                    Val::from(&o.json),
-                ]);
-            }
-            for r in self.tx.query(&sql, &params)? {
-                inserted
-                    .entry(r.string(1)?)
-                    .or_default()
-                    .push((r.string(2)?, r.i64(0)?));
-            }
+        let mut values: Vec<ValRef<'_>> = Vec::with_capacity(rows.len() * OBJECTS.columns.len());
+        for (i, version, added) in &rows {
+            let o = entries[*i].object.expect("row has an object");
+            values.extend([
+                ValRef::from(&o.stix_id),
+                ValRef::from(&o.stix_type),
+                ValRef::from(version),
+                ValRef::from(&o.spec_version),
+                ValRef::Int(org),
+                ValRef::Int(self.id),
+                ValRef::from(o.tlp.as_str()),
+                ValRef::from(added),
+                ValRef::from(&o.json),
+            ]);
         }
-        // The first row with a returned key was the one inserted; the others conflicted.
+        let keys = self.tx.insert_many(&OBJECTS, &values)?;
+        drop(values);
+        let mut new_ids: Vec<&str> = vec![];
         let mut conflicted: Vec<(usize, String)> = vec![];
-        for (i, version, _) in rows {
+        for ((i, version, _), key) in rows.into_iter().zip(keys) {
             let o = entries[i].object.expect("row has an object");
-            let got = inserted.get_mut(o.stix_id.as_str()).and_then(|v| {
-                let at = v.iter().position(|(ver, _)| *ver == version)?;
-                Some(v.swap_remove(at).1)
-            });
-            match got {
+            match key {
                 Some(pk) => {
                     pks[i] = Some(pk);
                     stored[i] = true;
                     self.objects += 1;
+                    new_ids.push(o.stix_id.as_str());
                 }
                 None => conflicted.push((i, version)),
             }
         }
-        self.mark_versions_of(inserted.keys().map(String::as_str).collect())?;
+        self.mark_versions_of(new_ids)?;
         // Resolve only the keys that already existed.
         let ids: Vec<&str> = conflicted
             .iter()
@@ -290,42 +293,24 @@ impl SubmissionWriter<'_> {
             }
         }
         let keys: Vec<(Kind, &'e str)> = keys.into_iter().map(|((_, v), k)| (k, v)).collect();
+        let values: Vec<ValRef<'_>> = keys
+            .iter()
+            .flat_map(|&(k, v)| [ValRef::Text(k.as_str()), ValRef::Text(v)])
+            .collect();
         let mut ids: ObsIds<'e> = HashMap::with_capacity(keys.len());
-        let mut missing: Vec<(Kind, &'e str)> = vec![];
-        for chunk in keys.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO observables (kind, value) VALUES {} ON CONFLICT (kind, value) DO NOTHING RETURNING id, kind, value",
-                values_list(chunk.len(), 2, 1)
-            );
-            let mut params = Vec::with_capacity(chunk.len() * 2);
-            // value -> kinds not yet returned (a value rarely has more than one kind).
-            let mut wanted: HashMap<&'e str, (&'e str, Vec<Kind>)> =
-                HashMap::with_capacity(chunk.len());
-            for &(k, v) in chunk {
-                params.push(Val::from(k.as_str()));
-                params.push(Val::from(v));
-                wanted.entry(v).or_insert((v, vec![])).1.push(k);
-            }
-            for r in self.tx.query(&sql, &params)? {
-                let (kind, value) = (r.str(1)?, r.str(2)?);
-                if let Some((v, kinds)) = wanted.get_mut(value) {
-                    if let Some(at) = kinds.iter().position(|k| k.as_str() == kind) {
-                        ids.insert((kinds.swap_remove(at), *v), r.i64(0)?);
-                    }
+        // Keys that already existed, by kind.
+        let mut missing: BTreeMap<Kind, Vec<&'e str>> = BTreeMap::new();
+        for (&(k, v), id) in keys.iter().zip(self.tx.insert_many(&OBSERVABLES, &values)?) {
+            match id {
+                Some(id) => {
+                    ids.insert((k, v), id);
                 }
-            }
-            for (v, (_, kinds)) in wanted {
-                missing.extend(kinds.into_iter().map(|k| (k, v)));
+                None => missing.entry(k).or_default().push(v),
             }
         }
-        // Keys that already existed: one lookup per kind and chunk.
-        let mut by_kind: BTreeMap<Kind, Vec<&'e str>> = BTreeMap::new();
-        for (k, v) in missing {
-            by_kind.entry(k).or_default().push(v);
-        }
-        for (kind, mut values) in by_kind {
-            values.sort_unstable();
-            for chunk in values.chunks(ROWS_PER_STATEMENT) {
+        // One lookup per kind and chunk (values are still sorted).
+        for (kind, values) in missing {
+            for chunk in fixed_chunks(&values) {
                 let sql = format!(
                     "SELECT id, value FROM observables WHERE kind = $1 AND value IN ({})",
                     placeholders(chunk.len(), 2)
@@ -367,42 +352,37 @@ impl SubmissionWriter<'_> {
         }
         let now = format_time(self.now);
         let groups: Vec<(i64, Claim)> = merged.into_iter().collect();
+        let texts: Vec<String> = groups
+            .iter()
+            .map(|(_, c)| serde_json::to_string(c).expect("claim serialises"))
+            .collect();
+        let mut values: Vec<ValRef<'_>> = Vec::with_capacity(groups.len() * RECORDS.columns.len());
+        for ((oid, claim), text) in groups.iter().zip(&texts) {
+            values.extend([
+                ValRef::Int(*oid),
+                ValRef::Int(org),
+                ValRef::Int(self.id),
+                ValRef::from(claim.tlp_or_default().as_str()),
+                ValRef::from(text),
+                ValRef::from(&now),
+                ValRef::from(&now),
+            ]);
+        }
         let mut conflicted: Vec<usize> = vec![];
-        for (start, chunk) in groups
-            .chunks(ROWS_PER_STATEMENT)
+        for (g, id) in self
+            .tx
+            .insert_many(&RECORDS, &values)?
+            .into_iter()
             .enumerate()
-            .map(|(n, c)| (n * ROWS_PER_STATEMENT, c))
         {
-            let sql = format!(
-                "INSERT INTO records (observable_id, org_id, submission_id, tlp, claim, created_at, updated_at)
-                 VALUES {} ON CONFLICT (observable_id, org_id) DO NOTHING RETURNING observable_id",
-                values_list(chunk.len(), 7, 1)
-            );
-            let mut params = Vec::with_capacity(chunk.len() * 7);
-            for (oid, claim) in chunk {
-                params.extend([
-                    Val::Int(*oid),
-                    Val::Int(org),
-                    Val::Int(self.id),
-                    Val::from(claim.tlp_or_default().as_str()),
-                    Val::from(serde_json::to_string(claim).expect("claim serialises")),
-                    Val::from(&now),
-                    Val::from(&now),
-                ]);
-            }
-            let mut returned = std::collections::HashSet::new();
-            for r in self.tx.query(&sql, &params)? {
-                returned.insert(r.i64(0)?);
-            }
-            self.records += returned.len() as i64;
-            for (j, (oid, _)) in chunk.iter().enumerate() {
-                if !returned.contains(oid) {
-                    conflicted.push(start + j);
-                }
+            match id {
+                Some(_) => self.records += 1,
+                None => conflicted.push(g),
             }
         }
+        drop(values);
         // Only records that already existed are read back and merged.
-        for chunk in conflicted.chunks(ROWS_PER_STATEMENT) {
+        for chunk in fixed_chunks(&conflicted) {
             let sql = format!(
                 "SELECT id, observable_id, claim FROM records WHERE org_id = $1 AND observable_id IN ({})",
                 placeholders(chunk.len(), 2)
@@ -458,28 +438,11 @@ impl SubmissionWriter<'_> {
         }
         links.sort_unstable();
         links.dedup();
-        for chunk in links.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO object_observables (object_pk, observable_id) VALUES {} ON CONFLICT DO NOTHING",
-                values_list(chunk.len(), 2, 1)
-            );
-            let params: Vec<Val> = chunk
-                .iter()
-                .flat_map(|(p, o)| [Val::Int(*p), Val::Int(*o)])
-                .collect();
-            self.tx.execute(&sql, &params)?;
-        }
+        let values: Vec<ValRef<'_>> = links
+            .iter()
+            .flat_map(|&(p, o)| [ValRef::Int(p), ValRef::Int(o)])
+            .collect();
+        self.tx.insert_many(&LINKS, &values)?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn placeholder_lists() {
-        assert_eq!(values_list(2, 2, 1), "($1, $2), ($3, $4)");
-        assert_eq!(placeholders(3, 2), "$2, $3, $4");
     }
 }

@@ -409,12 +409,19 @@ impl Store {
             )?
             .ok_or_else(|| StoreError::Db("insert returned no id".into()))?
             .i64(0)?;
+        // `date_added` continues from the newest stored one, so it increases in commit
+        // order even if the clock steps back or the last submission ran ahead of it.
+        let last_added = tx
+            .query_one("SELECT MAX(date_added) FROM objects", &[])?
+            .map(|r| r.opt_str(0).map(|t| t.and_then(parse_stored_time)))
+            .transpose()?
+            .flatten();
         Ok(SubmissionWriter {
             tx,
             id,
             meta,
             now,
-            last_added: String::new(),
+            last_added,
             objects: 0,
             records: 0,
         })
@@ -969,7 +976,8 @@ pub struct SubmissionWriter<'a> {
     pub id: i64,
     meta: SubmissionMeta,
     now: chrono::DateTime<Utc>,
-    last_added: String,
+    /// The last `date_added` given out (microsecond precision, as stored).
+    last_added: Option<Time>,
     objects: i64,
     records: i64,
 }

@@ -11,7 +11,10 @@ use std::sync::Mutex;
 use postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 use postgres::{Client, NoTls};
 
-use super::backend::{Backend, Conn, Dialect, Result, Row, StoreError, Tx, Val};
+use super::backend::{
+    insert_many_multi_row, Backend, Conn, Dialect, InsertMany, Result, Row, StoreError, Tx, Val,
+    ValRef,
+};
 
 /// Idle connections kept per node.
 const POOL: usize = 16;
@@ -195,6 +198,13 @@ impl Conn for PgConn<'_> {
     }
     fn batch(&mut self, sql: &str) -> Result<()> {
         Ok(self.client().batch_execute(sql)?)
+    }
+    fn insert_many(
+        &mut self,
+        spec: &InsertMany<'_>,
+        rows: &[ValRef<'_>],
+    ) -> Result<Vec<Option<i64>>> {
+        insert_many_multi_row(self, spec, rows)
     }
 }
 

@@ -8,7 +8,8 @@ use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
 use rusqlite::{Connection, OpenFlags, ToSql};
 
 use super::backend::{
-    to_sqlite_placeholders, Backend, Conn, Dialect, Result, Row, StoreError, Tx, Val,
+    to_sqlite_placeholders, Backend, Conn, Dialect, InsertMany, Result, Row, StoreError, Tx, Val,
+    ValRef,
 };
 
 /// How many idle read connections are kept open.
@@ -68,7 +69,7 @@ fn open_conn(path: &Path, create: bool) -> Result<Connection> {
         .map_err(|e| StoreError::Db(format!("cannot open {}: {e}", path.display())))?;
     c.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))?;
     c.execute_batch("PRAGMA foreign_keys = ON;")?;
-    c.set_prepared_statement_cache_capacity(64);
+    c.set_prepared_statement_cache_capacity(128);
     Ok(c)
 }
 
@@ -81,6 +82,54 @@ impl ToSql for Val {
             Val::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
         })
     }
+}
+
+impl ToSql for ValRef<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            ValRef::Null => ToSqlOutput::Owned(SqlValue::Null),
+            ValRef::Int(i) => ToSqlOutput::Owned(SqlValue::Integer(*i)),
+            ValRef::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+        })
+    }
+}
+
+/// One single-row statement per row, prepared once. In-process, a statement costs no
+/// round trip, and a single-row insert without `RETURNING` needs no statement journal,
+/// which a multi-row insert (or any with `RETURNING`) keeps by copying every page it
+/// touches; the stored row's key is the rowid SQLite just assigned.
+fn run_insert_many(
+    c: &Connection,
+    spec: &InsertMany<'_>,
+    rows: &[ValRef<'_>],
+) -> Result<Vec<Option<i64>>> {
+    let cols = spec.columns.len();
+    let sql = format!(
+        "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO NOTHING",
+        spec.table,
+        spec.columns.join(", "),
+        (1..=cols)
+            .map(|i| format!("?{i}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        spec.conflict.join(", "),
+    );
+    let mut st = c.prepare_cached(&sql)?;
+    let mut out = Vec::with_capacity(if spec.key.is_some() {
+        rows.len() / cols
+    } else {
+        0
+    });
+    for row in rows.chunks_exact(cols) {
+        for (i, v) in row.iter().enumerate() {
+            st.raw_bind_parameter(i + 1, v)?;
+        }
+        let stored = st.raw_execute()? > 0;
+        if spec.key.is_some() {
+            out.push(stored.then(|| c.last_insert_rowid()));
+        }
+    }
+    Ok(out)
 }
 
 fn run_query(c: &Connection, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
@@ -121,6 +170,13 @@ impl Conn for SqliteTx<'_> {
     fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
         run_query(&self.conn, sql, params)
     }
+    fn insert_many(
+        &mut self,
+        spec: &InsertMany<'_>,
+        rows: &[ValRef<'_>],
+    ) -> Result<Vec<Option<i64>>> {
+        run_insert_many(&self.conn, spec, rows)
+    }
     fn batch(&mut self, sql: &str) -> Result<()> {
         Ok(self.conn.execute_batch(sql)?)
     }
@@ -150,6 +206,13 @@ impl Conn for ReadConn<'_> {
     }
     fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
         run_query(self.0, sql, params)
+    }
+    fn insert_many(
+        &mut self,
+        spec: &InsertMany<'_>,
+        rows: &[ValRef<'_>],
+    ) -> Result<Vec<Option<i64>>> {
+        run_insert_many(self.0, spec, rows)
     }
     fn batch(&mut self, sql: &str) -> Result<()> {
         Ok(self.0.execute_batch(sql)?)

@@ -1,0 +1,192 @@
+//! Byte classes of a 64-byte block as bitmasks (bit `i` = byte `i`), for the line prefilter.
+//!
+//! [`classify_scalar`] is the reference; [`avx2_classifier`] hands out an AVX2 version (32
+//! bytes per compare) when the CPU has it. Both must agree bit for bit (tested below). This is
+//! the only module of the crate with `unsafe`: the intrinsics and the target-feature call.
+
+/// Classes of one 64-byte block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct BlockMasks {
+    /// Bytes outside the tokeniser's token bytes (`[A-Za-z0-9._-]`, `:`, `@`, `+`).
+    pub nonrun: u64,
+    /// `.` and `:`: runs holding one are walked.
+    pub anchor: u64,
+    /// `:`, `@`, `+`: run bytes that split pieces.
+    pub split: u64,
+    /// Bytes that may send the line down the full path: ≥ 0x80, `\`, `[`, `(`, `{`.
+    pub special: u64,
+    /// Bytes equal to the separator.
+    pub sep: u64,
+}
+
+/// A block classifier: safe to call once obtained.
+pub(crate) type Classifier = fn(&[u8; 64], u8) -> BlockMasks;
+
+#[inline]
+fn is_run_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'@' | b'+')
+}
+
+/// Reference classifier, one byte at a time (used by tests; the scalar prefilter pass works
+/// eight bytes at a time instead).
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) fn classify_scalar(block: &[u8; 64], sep: u8) -> BlockMasks {
+    let mut m = BlockMasks::default();
+    for (i, &b) in block.iter().enumerate() {
+        let bit = 1u64 << i;
+        if !is_run_byte(b) {
+            m.nonrun |= bit;
+        }
+        if b == b'.' || b == b':' {
+            m.anchor |= bit;
+        }
+        if matches!(b, b':' | b'@' | b'+') {
+            m.split |= bit;
+        }
+        if b >= 0x80 || matches!(b, b'\\' | b'[' | b'(' | b'{') {
+            m.special |= bit;
+        }
+        if b == sep {
+            m.sep |= bit;
+        }
+    }
+    m
+}
+
+/// The AVX2 classifier, if this CPU runs it.
+pub(crate) fn avx2_classifier() -> Option<Classifier> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            return Some(x86::classify_avx2_checked);
+        }
+    }
+    None
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::BlockMasks;
+    use std::arch::x86_64::*;
+
+    /// Only handed out by `avx2_classifier` after AVX2 was detected.
+    pub(super) fn classify_avx2_checked(block: &[u8; 64], sep: u8) -> BlockMasks {
+        // SAFETY: this function is only reachable through `avx2_classifier`, which returns it
+        // only when `is_x86_feature_detected!("avx2")` is true on this CPU.
+        unsafe { classify_avx2(block, sep) }
+    }
+
+    #[target_feature(enable = "avx2")]
+    fn classify_avx2(block: &[u8; 64], sep: u8) -> BlockMasks {
+        let (lo, hi) = (
+            half(block[..32].try_into().expect("32 bytes"), sep),
+            half(block[32..].try_into().expect("32 bytes"), sep),
+        );
+        let join = |a: u32, b: u32| a as u64 | (b as u64) << 32;
+        BlockMasks {
+            nonrun: join(lo.0, hi.0),
+            anchor: join(lo.1, hi.1),
+            split: join(lo.2, hi.2),
+            special: join(lo.3, hi.3),
+            sep: join(lo.4, hi.4),
+        }
+    }
+
+    /// (nonrun, anchor, split, special, sep) of 32 bytes. Compares are signed, so bytes ≥ 0x80
+    /// (negative) fall outside every ASCII range.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn half(bytes: &[u8; 32], sep: u8) -> (u32, u32, u32, u32, u32) {
+        // SAFETY: `bytes` is 32 readable bytes; `loadu` has no alignment requirement.
+        let v = unsafe { _mm256_loadu_si256(bytes.as_ptr() as *const __m256i) };
+        let set = |b: u8| _mm256_set1_epi8(b as i8);
+        let eq = |b: u8| _mm256_cmpeq_epi8(v, set(b));
+        // within(x, lo, hi): lo <= x <= hi for ASCII bounds.
+        let within = |x: __m256i, lo: u8, hi: u8| {
+            _mm256_and_si256(
+                _mm256_cmpgt_epi8(x, set(lo - 1)),
+                _mm256_cmpgt_epi8(set(hi + 1), x),
+            )
+        };
+        let folded = _mm256_or_si256(v, set(0x20));
+        let alnum = _mm256_or_si256(within(folded, b'a', b'z'), within(v, b'0', b'9'));
+        let dot = eq(b'.');
+        let colon = eq(b':');
+        let anchor = _mm256_or_si256(dot, colon);
+        let split = _mm256_or_si256(colon, _mm256_or_si256(eq(b'@'), eq(b'+')));
+        let punct = _mm256_or_si256(_mm256_or_si256(eq(b'-'), eq(b'_')), split);
+        let run = _mm256_or_si256(_mm256_or_si256(alnum, anchor), punct);
+        let open = _mm256_or_si256(
+            _mm256_or_si256(eq(b'\\'), eq(b'[')),
+            _mm256_or_si256(eq(b'('), eq(b'{')),
+        );
+        let special = _mm256_or_si256(open, v); // the high bit marks bytes >= 0x80
+        let mask = |x: __m256i| _mm256_movemask_epi8(x) as u32;
+        (
+            !mask(run),
+            mask(anchor),
+            mask(split),
+            mask(special),
+            mask(eq(sep)),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Xorshift(u64);
+    impl Xorshift {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+    }
+
+    #[test]
+    fn avx2_and_scalar_classify_identically() {
+        let Some(avx2) = avx2_classifier() else {
+            eprintln!("no AVX2 on this CPU: only the scalar classifier runs");
+            return;
+        };
+        let check = |block: &[u8; 64], sep: u8| {
+            assert_eq!(
+                avx2(block, sep),
+                classify_scalar(block, sep),
+                "{block:?} sep {sep}"
+            );
+        };
+        // Every byte value at every position, including both halves' edges (0, 31, 32, 63).
+        for b in 0..=255u8 {
+            for pos in 0..64 {
+                let mut block = [b'a'; 64];
+                block[pos] = b;
+                check(&block, b'\t');
+                check(&block, b);
+                let mut block = [b; 64];
+                block[pos] = b'.';
+                check(&block, b'\n');
+            }
+        }
+        // Random blocks, raw and drawn from the bytes near the class edges.
+        let edges = b"@[`{/0:9AZaz.-_+\\(\x7f\x80\xff\t\n\" ";
+        let mut rng = Xorshift(0x2545_f491_4f6c_dd1d);
+        for _ in 0..20_000 {
+            let mut block = [0u8; 64];
+            let raw = rng.next() % 2 == 0;
+            for b in block.iter_mut() {
+                let r = rng.next();
+                *b = if raw {
+                    r as u8
+                } else {
+                    edges[(r % edges.len() as u64) as usize]
+                };
+            }
+            check(&block, (rng.next() as u8) | 1);
+            check(&block, b'\t');
+        }
+    }
+}
