@@ -39,6 +39,11 @@ fn claim(tlp: Tlp, pap: Option<Pap>, labels: &[&str]) -> Claim {
 }
 
 /// Submit claims as `org` (with an object linked to each) and enrich them with a country.
+/// A GREEN claim that allows active action (PAP:GREEN), with one label.
+fn green(label: &str) -> Claim {
+    claim(Tlp::Green, Some(Pap::Green), &[label])
+}
+
 fn submit(store: &Store, org: &Org, items: &[(&str, Claim, &str)]) {
     let agreement = store
         .agreements(Some(org.id))
@@ -129,21 +134,13 @@ conformance!(targets_follow_filter_window_policy_and_pap, |ts| {
                 claim(Tlp::Red, Some(Pap::Clear), &["c2"]),
                 "FR",
             ),
-            (
-                "198.51.100.4",
-                claim(Tlp::Green, Some(Pap::Green), &["c2"]),
-                "US",
-            ),
+            ("198.51.100.4", green("c2"), "US"),
             (
                 "http://shop.example.com/wp/x.exe",
                 claim(Tlp::Green, Some(Pap::Amber), &["malware_download"]),
                 "DE",
             ),
-            (
-                "198.51.100.5",
-                claim(Tlp::Green, Some(Pap::Green), &["scanner"]),
-                "FR",
-            ),
+            ("198.51.100.5", green("scanner"), "FR"),
         ],
     );
     let op = ops::operation::create(
@@ -199,11 +196,7 @@ conformance!(takedown_moves_are_checked_recorded_and_audited, |ts| {
     submit(
         &ts.store,
         &w.partner,
-        &[(
-            "198.51.100.1",
-            claim(Tlp::Green, Some(Pap::Green), &["c2"]),
-            "FR",
-        )],
+        &[("198.51.100.1", green("c2"), "FR")],
     );
     let op = ops::operation::create(&ts.store, &w.hub, "op", window(), "").unwrap();
     targets::pick_now(&ts.store, &op, &w.hub).unwrap();
@@ -312,21 +305,9 @@ conformance!(observations_counts_and_time_to_takedown, |ts| {
         &ts.store,
         &w.partner,
         &[
-            (
-                "198.51.100.1",
-                claim(Tlp::Green, Some(Pap::Green), &["c2"]),
-                "FR",
-            ),
-            (
-                "198.51.100.2",
-                claim(Tlp::Green, Some(Pap::Green), &["c2"]),
-                "FR",
-            ),
-            (
-                "198.51.100.3",
-                claim(Tlp::Green, Some(Pap::Green), &["c2"]),
-                "DE",
-            ),
+            ("198.51.100.1", green("c2"), "FR"),
+            ("198.51.100.2", green("c2"), "FR"),
+            ("198.51.100.3", green("c2"), "DE"),
         ],
     );
     let op = ops::operation::create(&ts.store, &w.hub, "op", window(), "").unwrap();
@@ -541,23 +522,11 @@ conformance!(
                 Some(w.hub.id),
             )
             .unwrap();
-        submit(
-            &ts.store,
-            &short,
-            &[(
-                "198.51.100.7",
-                claim(Tlp::Green, Some(Pap::Green), &["c2"]),
-                "FR",
-            )],
-        );
+        submit(&ts.store, &short, &[("198.51.100.7", green("c2"), "FR")]);
         submit(
             &ts.store,
             &w.partner,
-            &[(
-                "198.51.100.8",
-                claim(Tlp::Green, Some(Pap::Green), &["c2"]),
-                "FR",
-            )],
+            &[("198.51.100.8", green("c2"), "FR")],
         );
         let op = ops::operation::create(&ts.store, &w.hub, "op", window(), "").unwrap();
         targets::pick_now(&ts.store, &op, &w.hub).unwrap();
@@ -629,12 +598,12 @@ conformance!(urlhaus_status_import_records_online_and_offline, |ts| {
         &[
             (
                 "http://shop.example.com/a.exe",
-                claim(Tlp::Green, Some(Pap::Green), &["malware_download"]),
+                green("malware_download"),
                 "DE",
             ),
             (
                 "http://shop.example.com/b.exe",
-                claim(Tlp::Green, Some(Pap::Green), &["malware_download"]),
+                green("malware_download"),
                 "DE",
             ),
         ],
