@@ -449,6 +449,33 @@ async fn objects_get(
     .await
 }
 
+/// The rows of one object in a collection (`what`: "object" or "versions"); 404 when the
+/// caller sees none of them on a first page.
+async fn one_object_page(
+    st: &AppState,
+    caller: Caller,
+    cid: String,
+    oid: String,
+    raw: Option<String>,
+    allowed: query::Allowed,
+    what: &'static str,
+) -> Result<CollectionPage, Problem> {
+    caller.require(Action::Read)?;
+    let mut filters = query::parse(raw.as_deref(), allowed)?;
+    filters.query.base.ids = vec![oid.clone()];
+    let continued = filters.continued;
+    let (_, page) = blocking(&st.store, move |s| {
+        read_page(s, &caller, &cid, filters, what)
+    })
+    .await?;
+    if page.objects.is_empty() && !continued {
+        return Err(Problem::not_found(format!(
+            "object {oid:?} not found in this collection (or not with these filters)"
+        )));
+    }
+    Ok(page)
+}
+
 async fn object_get(
     State(st): State<AppState>,
     caller: Caller,
@@ -458,19 +485,7 @@ async fn object_get(
 ) -> Response {
     run(async move {
         check_accept(&headers, true)?;
-        caller.require(Action::Read)?;
-        let mut filters = query::parse(raw.as_deref(), query::ONE_OBJECT)?;
-        filters.query.base.ids = vec![oid.clone()];
-        let continued = filters.continued;
-        let (_, page) = blocking(&st.store, move |s| {
-            read_page(s, &caller, &cid, filters, "object")
-        })
-        .await?;
-        if page.objects.is_empty() && !continued {
-            return Err(Problem::not_found(format!(
-                "object {oid:?} not found in this collection (or not with these filters)"
-            )));
-        }
+        let page = one_object_page(&st, caller, cid, oid, raw, query::ONE_OBJECT, "object").await?;
         let mut r = taxii(StatusCode::OK, envelope(&page));
         date_headers(&mut r, &page.objects);
         Ok(r)
@@ -487,19 +502,7 @@ async fn object_versions(
 ) -> Response {
     run(async move {
         check_accept(&headers, false)?;
-        caller.require(Action::Read)?;
-        let mut filters = query::parse(raw.as_deref(), query::VERSIONS)?;
-        filters.query.base.ids = vec![oid.clone()];
-        let continued = filters.continued;
-        let (_, page) = blocking(&st.store, move |s| {
-            read_page(s, &caller, &cid, filters, "versions")
-        })
-        .await?;
-        if page.objects.is_empty() && !continued {
-            return Err(Problem::not_found(format!(
-                "object {oid:?} not found in this collection"
-            )));
-        }
+        let page = one_object_page(&st, caller, cid, oid, raw, query::VERSIONS, "versions").await?;
         let mut body = json!({ "more": page.more });
         if let Some(n) = next_of(&page) {
             body["next"] = n.into();
