@@ -292,6 +292,27 @@ impl Row {
     }
 }
 
+/// One result row borrowed from the engine, for hot paths that should not copy each value
+/// into an owned [`Row`].
+pub trait RowView {
+    fn i64(&self, i: usize) -> Result<i64>;
+    fn str(&self, i: usize) -> Result<&str>;
+    /// An owned copy, for callers that keep the row.
+    fn to_row(&self) -> Result<Row>;
+}
+
+impl RowView for Row {
+    fn i64(&self, i: usize) -> Result<i64> {
+        Row::i64(self, i)
+    }
+    fn str(&self, i: usize) -> Result<&str> {
+        Row::str(self, i)
+    }
+    fn to_row(&self) -> Result<Row> {
+        Ok(self.clone())
+    }
+}
+
 /// The SQL differences the shared statements must know about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -324,6 +345,20 @@ pub trait Conn {
     fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>>;
     /// Run several `;`-separated statements without parameters (DDL).
     fn batch(&mut self, sql: &str) -> Result<()>;
+
+    /// Visit each result row in order without keeping it: engines that can lend their own
+    /// row buffer do so, which spares a copy of every value on large reads.
+    fn query_each(
+        &mut self,
+        sql: &str,
+        params: &[Val],
+        visit: &mut dyn FnMut(&dyn RowView) -> Result<()>,
+    ) -> Result<()> {
+        for r in self.query(sql, params)? {
+            visit(&r)?;
+        }
+        Ok(())
+    }
 
     fn query_one(&mut self, sql: &str, params: &[Val]) -> Result<Option<Row>> {
         Ok(self.query(sql, params)?.into_iter().next())

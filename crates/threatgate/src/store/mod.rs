@@ -24,11 +24,11 @@ use std::path::Path;
 use chrono::Utc;
 use serde_json::Value;
 
-pub use backend::{Backend, Conn, Dialect, Result, Row, StoreError, Tx, Val};
+pub use backend::{Backend, Conn, Dialect, Result, Row, RowView, StoreError, Tx, Val};
 pub use bulk::Entry;
 // ----- server support ----- (methods for TAXII and sync, in server_support.rs)
 pub use ops::PurgeCount;
-pub use server_support::{CollectionPage, CollectionQuery, Subset, VersionSelect};
+pub use server_support::{CollectionPage, CollectionQuery, PageRow, Subset, VersionSelect};
 
 use crate::audit;
 use crate::model::*;

@@ -12,8 +12,8 @@ use postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 use postgres::{Client, NoTls};
 
 use super::backend::{
-    insert_many_multi_row, Backend, Conn, Dialect, InsertMany, Result, Row, StoreError, Tx, Val,
-    ValRef,
+    insert_many_multi_row, Backend, Conn, Dialect, InsertMany, Result, Row, RowView, StoreError,
+    Tx, Val, ValRef,
 };
 
 /// Idle connections kept per node.
@@ -147,30 +147,56 @@ fn params(vals: &[Val]) -> Vec<&(dyn ToSql + Sync)> {
 }
 
 fn convert(rows: Vec<postgres::Row>) -> Result<Vec<Row>> {
-    rows.into_iter()
-        .map(|r| {
-            let mut vals = Vec::with_capacity(r.len());
-            for (i, col) in r.columns().iter().enumerate() {
-                let v = match *col.type_() {
-                    Type::INT8 => r.try_get::<_, Option<i64>>(i)?.map(Val::Int),
-                    Type::INT4 => r.try_get::<_, Option<i32>>(i)?.map(|v| Val::Int(v.into())),
-                    Type::INT2 => r.try_get::<_, Option<i16>>(i)?.map(|v| Val::Int(v.into())),
-                    Type::BOOL => r.try_get::<_, Option<bool>>(i)?.map(|v| Val::Int(v as i64)),
-                    Type::FLOAT8 => r.try_get::<_, Option<f64>>(i)?.map(Val::Real),
-                    Type::FLOAT4 => r.try_get::<_, Option<f32>>(i)?.map(|v| Val::Real(v.into())),
-                    Type::NUMERIC => {
-                        return Err(StoreError::Db(format!(
-                            "column {} is NUMERIC: cast it in the query",
-                            col.name()
-                        )))
-                    }
-                    _ => r.try_get::<_, Option<String>>(i)?.map(Val::Text),
-                };
-                vals.push(v.unwrap_or(Val::Null));
+    rows.iter().map(owned_row).collect()
+}
+
+fn owned_row(r: &postgres::Row) -> Result<Row> {
+    let mut vals = Vec::with_capacity(r.len());
+    for (i, col) in r.columns().iter().enumerate() {
+        let v = match *col.type_() {
+            Type::INT8 => r.try_get::<_, Option<i64>>(i)?.map(Val::Int),
+            Type::INT4 => r.try_get::<_, Option<i32>>(i)?.map(|v| Val::Int(v.into())),
+            Type::INT2 => r.try_get::<_, Option<i16>>(i)?.map(|v| Val::Int(v.into())),
+            Type::BOOL => r.try_get::<_, Option<bool>>(i)?.map(|v| Val::Int(v as i64)),
+            Type::FLOAT8 => r.try_get::<_, Option<f64>>(i)?.map(Val::Real),
+            Type::FLOAT4 => r.try_get::<_, Option<f32>>(i)?.map(|v| Val::Real(v.into())),
+            Type::NUMERIC => {
+                return Err(StoreError::Db(format!(
+                    "column {} is NUMERIC: cast it in the query",
+                    col.name()
+                )))
             }
-            Ok(Row(vals))
-        })
-        .collect()
+            _ => r.try_get::<_, Option<String>>(i)?.map(Val::Text),
+        };
+        vals.push(v.unwrap_or(Val::Null));
+    }
+    Ok(Row(vals))
+}
+
+/// A row read in place from the client's receive buffer.
+struct PgRow<'a>(&'a postgres::Row);
+
+impl RowView for PgRow<'_> {
+    fn i64(&self, i: usize) -> Result<i64> {
+        let r = self.0;
+        let ty = r.columns().get(i).map(|c| c.type_().clone());
+        let v = match ty {
+            Some(Type::INT8) => r.try_get::<_, Option<i64>>(i)?,
+            Some(Type::INT4) => r.try_get::<_, Option<i32>>(i)?.map(i64::from),
+            Some(Type::INT2) => r.try_get::<_, Option<i16>>(i)?.map(i64::from),
+            Some(Type::BOOL) => r.try_get::<_, Option<bool>>(i)?.map(i64::from),
+            _ => return owned_row(r)?.i64(i),
+        };
+        v.ok_or_else(|| StoreError::Corrupt(format!("column {i}: expected integer, got NULL")))
+    }
+    fn str(&self, i: usize) -> Result<&str> {
+        self.0
+            .try_get::<_, Option<&str>>(i)?
+            .ok_or_else(|| StoreError::Corrupt(format!("column {i}: expected text, got NULL")))
+    }
+    fn to_row(&self) -> Result<Row> {
+        owned_row(self.0)
+    }
 }
 
 struct PgConn<'a> {
@@ -195,6 +221,19 @@ impl Conn for PgConn<'_> {
         let c = self.client();
         let st = c.prepare(sql)?;
         convert(c.query(&st, &params(p))?)
+    }
+    fn query_each(
+        &mut self,
+        sql: &str,
+        p: &[Val],
+        visit: &mut dyn FnMut(&dyn RowView) -> Result<()>,
+    ) -> Result<()> {
+        let c = self.client();
+        let st = c.prepare(sql)?;
+        for r in &c.query(&st, &params(p))? {
+            visit(&PgRow(r))?;
+        }
+        Ok(())
     }
     fn batch(&mut self, sql: &str) -> Result<()> {
         Ok(self.client().batch_execute(sql)?)

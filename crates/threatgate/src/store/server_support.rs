@@ -74,6 +74,15 @@ pub enum Subset {
 
 /// One page of a collection read.
 #[derive(Debug, Clone)]
+/// One permitted row of a collection page, borrowed from the engine's row buffer.
+pub struct PageRow<'a> {
+    pub pk: i64,
+    /// As stored (parse with [`crate::model::parse_stored_time`]).
+    pub date_added: &'a str,
+    /// The stored canonical JSON text of the object.
+    pub json: &'a str,
+}
+
 pub struct CollectionPage {
     pub objects: Vec<StoredObject>,
     /// More rows exist after the last one returned.
@@ -90,6 +99,39 @@ impl Store {
         scope: &ReadScope,
         q: &CollectionQuery,
     ) -> Result<CollectionPage> {
+        let mut objects = Vec::with_capacity(q.base.limit.min(1024));
+        let more = self.scan_collection_page(scope, q, &mut |r| {
+            objects.push(object_from_row(&mut r.to_row()?)?);
+            Ok(())
+        })?;
+        Ok(CollectionPage { objects, more })
+    }
+
+    /// [`Store::collection_page`] row by row, lending each permitted object's stored JSON
+    /// instead of copying it; returns whether more rows follow the page.
+    pub fn collection_page_rows(
+        &self,
+        scope: &ReadScope,
+        q: &CollectionQuery,
+        visit: &mut dyn FnMut(PageRow<'_>) -> Result<()>,
+    ) -> Result<bool> {
+        self.scan_collection_page(scope, q, &mut |r| {
+            visit(PageRow {
+                pk: r.i64(0)?,
+                date_added: r.str(8)?,
+                json: r.str(9)?,
+            })
+        })
+    }
+
+    /// The page query; `visit` sees only the rows `scope` permits (columns [`OBJECT_COLS`]).
+    fn scan_collection_page(
+        &self,
+        scope: &ReadScope,
+        q: &CollectionQuery,
+        visit: &mut dyn FnMut(&dyn RowView) -> Result<()>,
+    ) -> Result<bool> {
+        let mut more = false;
         self.read(|c| {
             let mut params: Vec<Val> = vec![];
             let mut wh = vec![visibility_sql(
@@ -225,23 +267,26 @@ impl Store {
                 wh.join(" AND "),
                 params.len()
             );
-            let rows = c.query(&sql, &params)?;
-            let more = rows.len() > q.base.limit;
-            let mut objects = Vec::with_capacity(rows.len().min(q.base.limit));
-            for mut r in rows.into_iter().take(q.base.limit) {
-                let o = object_from_row(&mut r)?;
-                let shared = r.i64(OBJECT_NCOLS)? != 0;
-                if scope.permits(&ItemMeta {
-                    source: o.org_id,
-                    tlp: o.tlp,
-                    stix_type: &o.stix_type,
-                    shared_with_viewer: shared,
-                }) {
-                    objects.push(o);
+            let mut seen = 0;
+            c.query_each(&sql, &params, &mut |r| {
+                seen += 1;
+                if seen > q.base.limit {
+                    more = true;
+                    return Ok(());
                 }
-            }
-            Ok(CollectionPage { objects, more })
-        })
+                let meta = ItemMeta {
+                    source: r.i64(5)?,
+                    tlp: parse_tlp(r.str(7)?).map_err(corrupt("object tlp"))?,
+                    stix_type: r.str(2)?,
+                    shared_with_viewer: r.i64(OBJECT_NCOLS)? != 0,
+                };
+                if scope.permits(&meta) {
+                    visit(r)?;
+                }
+                Ok(())
+            })
+        })?;
+        Ok(more)
     }
 
     /// Delete versions of an object that `org` itself submitted (`versions` empty: all of

@@ -8,8 +8,8 @@ use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
 use rusqlite::{Connection, OpenFlags, ToSql};
 
 use super::backend::{
-    to_sqlite_placeholders, Backend, Conn, Dialect, InsertMany, Result, Row, StoreError, Tx, Val,
-    ValRef,
+    to_sqlite_placeholders, Backend, Conn, Dialect, InsertMany, Result, Row, RowView, StoreError,
+    Tx, Val, ValRef,
 };
 
 /// How many idle read connections are kept open.
@@ -132,25 +132,69 @@ fn run_insert_many(
     Ok(out)
 }
 
-fn run_query(c: &Connection, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
-    let mut st = c.prepare_cached(&to_sqlite_placeholders(sql))?;
-    let n = st.column_count();
-    let mut rows = st.query(rusqlite::params_from_iter(params.iter()))?;
-    let mut out = Vec::new();
-    while let Some(r) = rows.next()? {
-        let mut vals = Vec::with_capacity(n);
-        for i in 0..n {
-            vals.push(match r.get_ref(i)? {
-                ValueRef::Null => Val::Null,
-                ValueRef::Integer(i) => Val::Int(i),
-                ValueRef::Real(f) => Val::Real(f),
-                ValueRef::Text(t) => Val::Text(String::from_utf8_lossy(t).into_owned()),
-                ValueRef::Blob(b) => Val::Text(String::from_utf8_lossy(b).into_owned()),
-            });
-        }
-        out.push(Row(vals));
+fn owned_row(r: &rusqlite::Row<'_>) -> Result<Row> {
+    let n = AsRef::<rusqlite::Statement<'_>>::as_ref(r).column_count();
+    let mut vals = Vec::with_capacity(n);
+    for i in 0..n {
+        vals.push(match r.get_ref(i)? {
+            ValueRef::Null => Val::Null,
+            ValueRef::Integer(i) => Val::Int(i),
+            ValueRef::Real(f) => Val::Real(f),
+            ValueRef::Text(t) => Val::Text(String::from_utf8_lossy(t).into_owned()),
+            ValueRef::Blob(b) => Val::Text(String::from_utf8_lossy(b).into_owned()),
+        });
     }
+    Ok(Row(vals))
+}
+
+fn run_query(c: &Connection, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
+    let mut out = Vec::new();
+    run_query_each(c, sql, params, &mut |r| {
+        out.push(r.to_row()?);
+        Ok(())
+    })?;
     Ok(out)
+}
+
+/// A row read in place from SQLite's own buffer.
+struct SqliteRow<'a, 'r>(&'a rusqlite::Row<'r>);
+
+impl RowView for SqliteRow<'_, '_> {
+    fn i64(&self, i: usize) -> Result<i64> {
+        match self.0.get_ref(i)? {
+            ValueRef::Integer(v) => Ok(v),
+            ValueRef::Real(v) => Ok(v as i64),
+            _ => self.str(i)?.parse().map_err(|_| {
+                StoreError::Corrupt(format!("column {i}: expected integer"))
+            }),
+        }
+    }
+    fn str(&self, i: usize) -> Result<&str> {
+        match self.0.get_ref(i)? {
+            ValueRef::Text(t) | ValueRef::Blob(t) => std::str::from_utf8(t)
+                .map_err(|e| StoreError::Corrupt(format!("column {i}: {e}"))),
+            other => Err(StoreError::Corrupt(format!(
+                "column {i}: expected text, got {other:?}"
+            ))),
+        }
+    }
+    fn to_row(&self) -> Result<Row> {
+        owned_row(self.0)
+    }
+}
+
+fn run_query_each(
+    c: &Connection,
+    sql: &str,
+    params: &[Val],
+    visit: &mut dyn FnMut(&dyn RowView) -> Result<()>,
+) -> Result<()> {
+    let mut st = c.prepare_cached(&to_sqlite_placeholders(sql))?;
+    let mut rows = st.query(rusqlite::params_from_iter(params.iter()))?;
+    while let Some(r) = rows.next()? {
+        visit(&SqliteRow(r))?;
+    }
+    Ok(())
 }
 
 fn run_execute(c: &Connection, sql: &str, params: &[Val]) -> Result<u64> {
@@ -169,6 +213,14 @@ impl Conn for SqliteTx<'_> {
     }
     fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
         run_query(&self.conn, sql, params)
+    }
+    fn query_each(
+        &mut self,
+        sql: &str,
+        params: &[Val],
+        visit: &mut dyn FnMut(&dyn RowView) -> Result<()>,
+    ) -> Result<()> {
+        run_query_each(&self.conn, sql, params, visit)
     }
     fn insert_many(
         &mut self,
@@ -206,6 +258,14 @@ impl Conn for ReadConn<'_> {
     }
     fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
         run_query(self.0, sql, params)
+    }
+    fn query_each(
+        &mut self,
+        sql: &str,
+        params: &[Val],
+        visit: &mut dyn FnMut(&dyn RowView) -> Result<()>,
+    ) -> Result<()> {
+        run_query_each(self.0, sql, params, visit)
     }
     fn insert_many(
         &mut self,

@@ -373,13 +373,7 @@ fn objects_page(
     let page = match key.as_deref().and_then(|k| pages.get(k, generation)) {
         Some(hit) => hit,
         None => {
-            let page = s.collection_page(&scope, &q)?;
-            let rendered = CachedPage {
-                body: Bytes::from(envelope(&page)),
-                dates: date_range(&page.objects),
-                objects: page.objects.len(),
-                more: page.more,
-            };
+            let rendered = render_objects_page(s, &scope, &q)?;
             if let Some(k) = key {
                 pages.put(k, generation, rendered.clone());
             }
@@ -401,17 +395,90 @@ fn next_of(page: &CollectionPage) -> Option<String> {
         .map(|o| query::encode_cursor(&crate::model::format_time(o.date_added), o.pk))
 }
 
+/// An objects page rendered straight from the rows the store lends: each stored JSON text
+/// (already canonical) is appended to the envelope, with no per-object copy or parse.
+/// Byte-identical to [`render_collection_page`] of [`Store::collection_page`].
+pub fn render_objects_page(
+    s: &Store,
+    scope: &ReadScope,
+    q: &CollectionQuery,
+) -> crate::store::Result<CachedPage> {
+    let mut objects = String::new();
+    let mut count = 0usize;
+    let mut first_added = String::new();
+    let mut last_added = String::new();
+    let mut last_pk = 0;
+    let more = s.collection_page_rows(scope, q, &mut |r| {
+        if count == 0 {
+            objects.reserve(64 * 1024);
+            first_added.push_str(r.date_added);
+        } else {
+            objects.push(',');
+        }
+        objects.push_str(r.json.trim());
+        last_added.clear();
+        last_added.push_str(r.date_added);
+        last_pk = r.pk;
+        count += 1;
+        Ok(())
+    })?;
+    let formatted = |stored: &str| {
+        crate::model::parse_stored_time(stored)
+            .map(crate::model::format_time)
+            .ok_or_else(|| {
+                crate::store::StoreError::Corrupt(format!("bad date_added {stored:?}"))
+            })
+    };
+    let dates = if count > 0 {
+        Some((formatted(&first_added)?, formatted(&last_added)?))
+    } else {
+        None
+    };
+    let next = match &dates {
+        Some((_, last)) if more => Some(query::encode_cursor(last, last_pk)),
+        _ => None,
+    };
+    let mut out = String::with_capacity(64 + objects.len());
+    envelope_head(&mut out, more, next.as_deref());
+    if count > 0 {
+        out.push_str(",\"objects\":[");
+        out.push_str(&objects);
+        out.push(']');
+    }
+    out.push('}');
+    Ok(CachedPage {
+        body: Bytes::from(out),
+        dates,
+        objects: count,
+        more,
+    })
+}
+
+/// The rendering of a page read whole (the reference for [`render_objects_page`]).
+pub fn render_collection_page(page: &CollectionPage) -> CachedPage {
+    CachedPage {
+        body: Bytes::from(envelope(page)),
+        dates: date_range(&page.objects),
+        objects: page.objects.len(),
+        more: page.more,
+    }
+}
+
+fn envelope_head(out: &mut String, more: bool, next: Option<&str>) {
+    out.push_str("{\"more\":");
+    out.push_str(if more { "true" } else { "false" });
+    if let Some(n) = next {
+        out.push_str(",\"next\":\"");
+        out.push_str(n);
+        out.push('"');
+    }
+}
+
 /// The envelope, assembled from the stored JSON texts without re-serialising them.
 fn envelope(page: &CollectionPage) -> String {
     let mut out =
         String::with_capacity(64 + page.objects.iter().map(|o| o.json.len() + 1).sum::<usize>());
-    out.push_str("{\"more\":");
-    out.push_str(if page.more { "true" } else { "false" });
-    if let Some(n) = next_of(page) {
-        out.push_str(",\"next\":\"");
-        out.push_str(&n);
-        out.push('"');
-    }
+    envelope_head(&mut out, page.more, next_of(page).as_deref());
     if !page.objects.is_empty() {
         out.push_str(",\"objects\":[");
         for (i, o) in page.objects.iter().enumerate() {
