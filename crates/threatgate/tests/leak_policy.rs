@@ -615,7 +615,11 @@ fn check_streamed_pages(store: &Store, scope: &ReadScope, ctx: &str) {
         last: true,
         ..Default::default()
     };
-    for versions in [VersionSelect::latest(), VersionSelect::every(), last_and_first] {
+    for versions in [
+        VersionSelect::latest(),
+        VersionSelect::every(),
+        last_and_first,
+    ] {
         let mut q = CollectionQuery {
             base: ObjectQuery {
                 limit: 3,

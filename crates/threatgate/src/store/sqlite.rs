@@ -164,15 +164,17 @@ impl RowView for SqliteRow<'_, '_> {
         match self.0.get_ref(i)? {
             ValueRef::Integer(v) => Ok(v),
             ValueRef::Real(v) => Ok(v as i64),
-            _ => self.str(i)?.parse().map_err(|_| {
-                StoreError::Corrupt(format!("column {i}: expected integer"))
-            }),
+            _ => self
+                .str(i)?
+                .parse()
+                .map_err(|_| StoreError::Corrupt(format!("column {i}: expected integer"))),
         }
     }
     fn str(&self, i: usize) -> Result<&str> {
         match self.0.get_ref(i)? {
-            ValueRef::Text(t) | ValueRef::Blob(t) => std::str::from_utf8(t)
-                .map_err(|e| StoreError::Corrupt(format!("column {i}: {e}"))),
+            ValueRef::Text(t) | ValueRef::Blob(t) => {
+                std::str::from_utf8(t).map_err(|e| StoreError::Corrupt(format!("column {i}: {e}")))
+            }
             other => Err(StoreError::Corrupt(format!(
                 "column {i}: expected text, got {other:?}"
             ))),

@@ -425,9 +425,7 @@ pub fn render_objects_page(
     let formatted = |stored: &str| {
         crate::model::parse_stored_time(stored)
             .map(crate::model::format_time)
-            .ok_or_else(|| {
-                crate::store::StoreError::Corrupt(format!("bad date_added {stored:?}"))
-            })
+            .ok_or_else(|| crate::store::StoreError::Corrupt(format!("bad date_added {stored:?}")))
     };
     let dates = if count > 0 {
         Some((formatted(&first_added)?, formatted(&last_added)?))
