@@ -211,10 +211,18 @@ fn v5_store_migrates_without_change_on_postgres() {
     };
     let schema_name = format!("tg_test_mig_{}", uuid::Uuid::new_v4().simple());
     let connect = || PostgresBackend::connect(&url, Some(&schema_name)).unwrap();
-    let cleanup = connect();
+    let _cleanup = DropSchemaOnExit(connect());
     check(
         &|| Store::with_backend_at_schema(Box::new(connect()), 5).unwrap(),
         &|| Store::with_backend(Box::new(connect())).unwrap(),
     );
-    cleanup.drop_schema().unwrap();
+}
+
+/// Drops the test's schema however the test ends (a failed assertion unwinds through it).
+struct DropSchemaOnExit(PostgresBackend);
+
+impl Drop for DropSchemaOnExit {
+    fn drop(&mut self) {
+        let _ = self.0.drop_schema();
+    }
 }
