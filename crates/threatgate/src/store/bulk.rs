@@ -41,7 +41,7 @@ const OBJECTS: InsertMany<'static> = InsertMany {
         "date_added",
         "json",
     ],
-    conflict: &["org_id", "stix_id", "version"],
+    conflict: &["stix_id", "version", "org_id"],
     key: Some("pk"),
     identity: &[0, 2],
 };

@@ -62,9 +62,21 @@ impl Store {
     }
 
     pub fn with_backend(backend: Box<dyn Backend>) -> Result<Store> {
+        Store::with_backend_at_schema(backend, schema::latest())
+    }
+
+    /// A store migrated only up to schema `version`: for migration tests, which fill an
+    /// old store and then reopen it with [`Store::with_backend`].
+    #[doc(hidden)]
+    pub fn with_backend_at_schema(backend: Box<dyn Backend>, version: i64) -> Result<Store> {
         let store = Store { backend };
         let mut tx = store.backend.begin()?;
-        schema::migrate(&mut *tx, store.backend.dialect(), &format_time(Utc::now()))?;
+        schema::migrate_to(
+            &mut *tx,
+            store.backend.dialect(),
+            &format_time(Utc::now()),
+            version,
+        )?;
         tx.commit()?;
         Ok(store)
     }

@@ -11,6 +11,8 @@ pub struct Migration {
     pub version: i64,
     pub name: &'static str,
     pub sql: &'static str,
+    /// PostgreSQL's text where it differs from `sql` (SQLite rebuilds tables, PG alters them).
+    pub postgres_sql: Option<&'static str>,
 }
 
 pub const MIGRATIONS: &[Migration] = &[Migration {
@@ -143,6 +145,7 @@ CREATE TABLE settings (
     value TEXT NOT NULL
 );
 "#,
+    postgres_sql: None,
 }, Migration {
     version: 3,
     name: "server: TAXII status resources, federation cursors",
@@ -162,6 +165,7 @@ CREATE TABLE sync_state (
     updated_at TEXT NOT NULL
 );
 "#,
+    postgres_sql: None,
 }, Migration {
     version: 4,
     name: "operations: operations, targets (with snapshots), target events, observations, counts, disseminations",
@@ -247,6 +251,7 @@ CREATE TABLE network_contacts (
     updated_at TEXT NOT NULL
 );
 "#,
+    postgres_sql: None,
 }, Migration {
     version: 5,
     name: "objects: latest/first version flags maintained at write time, (stix_id, version) index",
@@ -267,6 +272,54 @@ UPDATE objects SET
     is_first = CASE WHEN EXISTS (SELECT 1 FROM objects y WHERE y.stix_id = objects.stix_id
         AND (y.version < objects.version OR (y.version = objects.version AND y.pk < objects.pk))) THEN 0 ELSE 1 END;
 "#,
+    postgres_sql: None,
+}, Migration {
+    version: 6,
+    name: "objects: unique (stix_id, version, org_id) serves id/version lookups; objects_id_version dropped; object_observables WITHOUT ROWID",
+    // SQLite cannot change a table's unique constraint: the documented table rebuild.
+    // Foreign keys stay on (migrations run in one transaction, where the pragma is a
+    // no-op), so no step may leave a dangling reference: the new link table points at
+    // `objects_new` (renaming it renames that reference too), the old link table is
+    // dropped before the old objects table, and nothing else references either.
+    sql: r#"
+CREATE TABLE objects_new (
+    pk INTEGER PRIMARY KEY,
+    stix_id TEXT NOT NULL,
+    stix_type TEXT NOT NULL,
+    version TEXT NOT NULL,
+    spec_version TEXT NOT NULL,
+    org_id INTEGER NOT NULL REFERENCES orgs(id),
+    submission_id INTEGER NOT NULL REFERENCES submissions(id),
+    tlp TEXT NOT NULL,
+    date_added TEXT NOT NULL,
+    json TEXT NOT NULL,
+    is_latest INTEGER NOT NULL DEFAULT 1,
+    is_first INTEGER NOT NULL DEFAULT 1,
+    UNIQUE (stix_id, version, org_id)
+);
+INSERT INTO objects_new (pk, stix_id, stix_type, version, spec_version, org_id, submission_id, tlp, date_added, json, is_latest, is_first)
+    SELECT pk, stix_id, stix_type, version, spec_version, org_id, submission_id, tlp, date_added, json, is_latest, is_first FROM objects;
+CREATE TABLE object_observables_new (
+    object_pk INTEGER NOT NULL REFERENCES objects_new(pk),
+    observable_id INTEGER NOT NULL REFERENCES observables(id),
+    PRIMARY KEY (object_pk, observable_id)
+) WITHOUT ROWID;
+INSERT INTO object_observables_new (object_pk, observable_id)
+    SELECT object_pk, observable_id FROM object_observables;
+DROP TABLE object_observables;
+DROP TABLE objects;
+ALTER TABLE objects_new RENAME TO objects;
+ALTER TABLE object_observables_new RENAME TO object_observables;
+CREATE INDEX objects_added ON objects(date_added, pk);
+CREATE INDEX object_observables_obs ON object_observables(observable_id);
+"#,
+    postgres_sql: Some(
+        r#"
+ALTER TABLE objects DROP CONSTRAINT objects_org_id_stix_id_version_key;
+ALTER TABLE objects ADD CONSTRAINT objects_stix_id_version_org_id_key UNIQUE (stix_id, version, org_id);
+DROP INDEX objects_id_version;
+"#,
+    ),
 }];
 
 fn render(sql: &str, d: Dialect) -> String {
@@ -284,6 +337,11 @@ pub fn latest() -> i64 {
 
 /// Bring the schema up to date inside the caller's transaction. Returns versions applied.
 pub fn migrate(c: &mut dyn Conn, d: Dialect, now: &str) -> Result<Vec<i64>> {
+    migrate_to(c, d, now, latest())
+}
+
+/// [`migrate`], stopping after version `upto` (tests build old stores with it).
+pub fn migrate_to(c: &mut dyn Conn, d: Dialect, now: &str, upto: i64) -> Result<Vec<i64>> {
     c.batch("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")?;
     let current = c
         .query_one(
@@ -300,8 +358,15 @@ pub fn migrate(c: &mut dyn Conn, d: Dialect, now: &str) -> Result<Vec<i64>> {
         });
     }
     let mut applied = vec![];
-    for m in MIGRATIONS.iter().filter(|m| m.version > current) {
-        c.batch(&render(m.sql, d))?;
+    for m in MIGRATIONS
+        .iter()
+        .filter(|m| m.version > current && m.version <= upto)
+    {
+        let sql = match (d, m.postgres_sql) {
+            (Dialect::Postgres, Some(pg)) => pg,
+            _ => m.sql,
+        };
+        c.batch(&render(sql, d))?;
         c.execute(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
             &[m.version.into(), m.name.into(), now.into()],
