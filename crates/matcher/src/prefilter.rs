@@ -805,11 +805,18 @@ fn next_bit(words: &[u64], from: usize) -> Option<usize> {
     }
 }
 
-/// Last set bit before `j`.
+/// Last set bit before `j` (`j` may be one past the last bit: the end of the line).
 #[inline]
 fn prev_bit(words: &[u64], j: usize) -> Option<usize> {
     let mut w = j / 64;
-    let mut m = words[w] & ((1u64 << (j % 64)) - 1);
+    let mut m = match words.get(w) {
+        Some(&word) => word & ((1u64 << (j % 64)) - 1),
+        // `j` at or past the end: every bit of the last word lies before it.
+        None => {
+            w = words.len().checked_sub(1)?;
+            words[w]
+        }
+    };
     loop {
         if m != 0 {
             return Some(w * 64 + 63 - m.leading_zeros() as usize);
@@ -866,6 +873,26 @@ impl Prefilter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by CI's fuzz pass (text logs): a run ending exactly at a 64-byte line end
+    /// asked for the bit before one past the last word.
+    #[test]
+    fn prev_bit_at_and_past_the_end() {
+        let words = [0b1001u64 | 1 << 63];
+        assert_eq!(prev_bit(&words, 64), Some(63));
+        assert_eq!(prev_bit(&words, 63), Some(3));
+        assert_eq!(prev_bit(&words, 3), Some(0));
+        assert_eq!(prev_bit(&words, 0), None);
+        assert_eq!(prev_bit(&[0, 1 << 5], 128), Some(69));
+        assert_eq!(prev_bit(&[0b10, 0], 128), Some(1));
+        assert_eq!(prev_bit(&[], 0), None);
+        // The same answers as a bit-by-bit search, for every j up to the end.
+        let words = [0x8000_0000_0000_0001u64, 0x0010_0000_0000_0100];
+        for j in 0..=128 {
+            let slow = (0..j).rev().find(|&b| words[b / 64] >> (b % 64) & 1 == 1);
+            assert_eq!(prev_bit(&words, j), slow, "{j}");
+        }
+    }
 
     #[test]
     fn key_hash_folds_ascii_case() {
