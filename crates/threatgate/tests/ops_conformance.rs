@@ -724,12 +724,12 @@ fn ids_of_values(store: &Store, values: &[&str]) -> std::collections::BTreeSet<S
     out
 }
 
-conformance!(operation_and_report_collections_narrow_the_policy, |ts| {
-    let w = world(&ts.store);
-    let (fr, de) = (&w.members[0], &w.members[1]);
+/// Operation `op` by the hub over C2 targets of every TLP in FR and two in DE, then one
+/// more GREEN FR value (198.51.100.9) submitted after the pick, so not a target.
+fn operation_with_targets_in_fr_and_de(store: &Store, w: &World) -> ops::Operation {
     let c2 = |t| claim(t, Some(Pap::Green), &["c2"]);
     submit(
-        &ts.store,
+        store,
         &w.partner,
         &[
             ("198.51.100.1", c2(Tlp::Amber), "FR"),
@@ -740,14 +740,16 @@ conformance!(operation_and_report_collections_narrow_the_policy, |ts| {
             ("198.51.100.4", c2(Tlp::Green), "DE"),
         ],
     );
-    let op = ops::operation::create(&ts.store, &w.hub, "op", window(), "").unwrap();
-    targets::pick_now(&ts.store, &op, &w.hub).unwrap();
-    // Not a target: data arriving after the pick.
-    submit(
-        &ts.store,
-        &w.partner,
-        &[("198.51.100.9", c2(Tlp::Green), "FR")],
-    );
+    let op = ops::operation::create(store, &w.hub, "op", window(), "").unwrap();
+    targets::pick_now(store, &op, &w.hub).unwrap();
+    submit(store, &w.partner, &[("198.51.100.9", c2(Tlp::Green), "FR")]);
+    op
+}
+
+conformance!(operation_and_report_collections_narrow_the_policy, |ts| {
+    let w = world(&ts.store);
+    let (fr, de) = (&w.members[0], &w.members[1]);
+    let op = operation_with_targets_in_fr_and_de(&ts.store, &w);
     let later = ids_of_values(&ts.store, &["198.51.100.9"]);
     // Before any report, only the operation's creator has a collection for it.
     assert!(collection_ids(&ts.store, &w.hub, "operation-op").is_some());
@@ -860,26 +862,7 @@ conformance!(operation_and_report_collections_over_taxii, |ts| {
     use support::server::{InProcess, TAXII_MEDIA};
     let w = world(&ts.store);
     let (fr, de) = (&w.members[0], &w.members[1]);
-    let c2 = |t| claim(t, Some(Pap::Green), &["c2"]);
-    submit(
-        &ts.store,
-        &w.partner,
-        &[
-            ("198.51.100.1", c2(Tlp::Amber), "FR"),
-            ("198.51.100.3", c2(Tlp::Green), "FR"),
-            ("198.51.100.5", c2(Tlp::AmberStrict), "FR"),
-            ("198.51.100.7", c2(Tlp::Red), "FR"),
-            ("198.51.100.2", c2(Tlp::Amber), "DE"),
-            ("198.51.100.4", c2(Tlp::Green), "DE"),
-        ],
-    );
-    let op = ops::operation::create(&ts.store, &w.hub, "op", window(), "").unwrap();
-    targets::pick_now(&ts.store, &op, &w.hub).unwrap();
-    submit(
-        &ts.store,
-        &w.partner,
-        &[("198.51.100.9", c2(Tlp::Green), "FR")],
-    );
+    let op = operation_with_targets_in_fr_and_de(&ts.store, &w);
     report::disseminate(&ts.store, &op, &w.hub, "FR").unwrap();
     let srv = InProcess::start(ts.store.clone());
     let tok_hub = read_token(&ts.store, &w.hub, TokenRole::Read);
