@@ -375,7 +375,7 @@ fn objects_page(
         None => {
             let rendered = render_objects_page(s, &scope, &q)?;
             if let Some(k) = key {
-                pages.put(k, generation, rendered.clone());
+                pages.put(k, generation, &rendered);
             }
             rendered
         }
