@@ -84,6 +84,15 @@ read NG_MB NG_P50 NG_P99 NG_RPS NG_BAD < <(wrk_summary "$WORK/wrk-nginx.txt")
 cat "$WORK/wrk-tg.txt" "$WORK/wrk-nginx.txt"
 RSS_HWM="$(awk '/VmHWM/ {print $2/1024 " MiB"}' /proc/$MAIN_PID/status)"
 RSS_NOW="$(awk '/VmRSS/ {print $2/1024 " MiB"}' /proc/$MAIN_PID/status)"
+# The page cache after the read phase: what it holds compressed and raw, and its hit count
+# since the server started (the pre-render walk's misses included).
+CACHE="$(curl -s "$BASE/metrics" | awk '
+  /^threatgate_taxii_page_cache_pages / { p=$2 } /^threatgate_taxii_page_cache_bytes / { b=$2 }
+  /^threatgate_taxii_page_cache_body_bytes / { r=$2 } /^threatgate_taxii_page_cache_budget_bytes / { g=$2 }
+  /^threatgate_taxii_page_cache_hits_total / { h=$2 } /^threatgate_taxii_page_cache_misses_total / { m=$2 }
+  END { if (g == "") { print "no page cache metrics"; exit }
+        printf "budget %.0f MiB, %d pages held, %.1f MiB compressed of %.1f MiB raw (%.1fx), %d hits, %d misses",
+          g/1048576, p, b/1048576, r/1048576, (b > 0 ? r/b : 0), h, m }')"
 
 echo "== mixed load: $LOAD_READERS readers and $LOAD_WRITERS writers for ${LOAD_SECONDS}s"
 # Memory flat from start to end: the server's RSS every 5 s while the load runs.
@@ -131,6 +140,7 @@ Pre-render: $PRE ($((PAGE_BYTES / 1048576)) MiB of pages)
 | nginx (same pages, static files) | $NG_MB | $NG_RPS | $NG_P50 | $NG_P99 | $NG_BAD |
 
 threatgate reaches **$RATIO** of nginx's bytes/s. Server memory: peak RSS $RSS_HWM after the read phase (now $RSS_NOW).
+Page cache after the read phase: $CACHE.
 
 Mixed load, $LOAD_READERS concurrent readers + $LOAD_WRITERS writers, ${LOAD_SECONDS}s:
 readers $LD_RPS pages/s, $LD_MB MB/s, p50 $LD_P50, p99 $LD_P99, non-2xx $LD_BAD, $LD_SOCK;

@@ -607,3 +607,37 @@ fn failed_authentications_are_rate_limited_and_metrics_count() {
     assert!(m.contains("threatgate_http_request_duration_seconds_bucket"));
     assert!(!m.contains(&w.tok_fr) && !m.contains("tg_guess"));
 }
+
+/// A page read again comes from the page cache, which keeps it compressed: the same bytes
+/// and date headers as the first answer, counted as a hit in `/metrics`.
+#[test]
+fn a_page_read_again_comes_back_identical_from_the_compressed_cache() {
+    let (_d, w, s, http) = setup();
+    let url = collection_url(&http, &s, &w.tok_fr, "shared-with-me") + "objects/?limit=3";
+    let answer = || {
+        let r = http.get(&url, &w.tok_fr);
+        assert_eq!(r.status(), 200);
+        let h = r.headers().clone();
+        let dates = ["x-taxii-date-added-first", "x-taxii-date-added-last"]
+            .map(|n| h[n].to_str().unwrap().to_string());
+        (r.bytes().unwrap(), dates)
+    };
+    let metric = |name: &str| -> u64 {
+        let m = http.client.get(s.url("/metrics")).send().unwrap().text().unwrap();
+        m.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing from {m}"))
+    };
+    let first = answer();
+    assert_eq!(metric("threatgate_taxii_page_cache_hits_total"), 0);
+    assert_eq!(metric("threatgate_taxii_page_cache_pages"), 1);
+    let again = answer();
+    assert_eq!(metric("threatgate_taxii_page_cache_hits_total"), 1);
+    assert_eq!(again, first);
+    let page: Value = serde_json::from_slice(&again.0).unwrap();
+    assert_eq!(page["objects"].as_array().unwrap().len(), 3);
+    assert!(
+        metric("threatgate_taxii_page_cache_body_bytes") >= again.0.len() as u64,
+        "the raw size of what is held is counted"
+    );
+}

@@ -35,8 +35,8 @@ pub struct ServeArgs {
     /// Async worker threads.
     #[arg(long, default_value_t = DEFAULT_WORKERS)]
     pub workers: usize,
-    /// MiB of rendered TAXII object pages kept for readers of the same pages (0: none).
-    /// Any write of data retires them all.
+    /// MiB of rendered TAXII object pages kept for readers of the same pages, counted
+    /// compressed (0: none). Any write of data retires them all.
     #[arg(long, default_value_t = crate::server::limits::PAGE_CACHE_BYTES / (1024 * 1024))]
     pub page_cache_mb: usize,
 }

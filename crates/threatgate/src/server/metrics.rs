@@ -141,6 +141,23 @@ pub async fn handler(State(state): State<AppState>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
         )],
-        state.metrics.render(),
+        state.metrics.render() + &page_cache_lines(&state.pages.stats(), state.pages.budget()),
     )
+}
+
+/// The TAXII page cache's gauges and counters: what it holds compressed and raw (their
+/// ratio is what the compression buys), and how often a page read was a hit.
+fn page_cache_lines(s: &super::taxii::cache::CacheStats, budget: usize) -> String {
+    let mut out = String::new();
+    for (name, kind, help, value) in [
+        ("threatgate_taxii_page_cache_budget_bytes", "gauge", "Byte budget of the TAXII page cache.", budget as u64),
+        ("threatgate_taxii_page_cache_bytes", "gauge", "Bytes held against the budget (compressed pages, keys, headers).", s.bytes as u64),
+        ("threatgate_taxii_page_cache_body_bytes", "gauge", "The held pages' bodies uncompressed.", s.body_bytes as u64),
+        ("threatgate_taxii_page_cache_pages", "gauge", "Pages held.", s.pages as u64),
+        ("threatgate_taxii_page_cache_hits_total", "counter", "Page reads answered from the cache.", s.hits),
+        ("threatgate_taxii_page_cache_misses_total", "counter", "Page reads rendered from the store.", s.misses),
+    ] {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+    }
+    out
 }

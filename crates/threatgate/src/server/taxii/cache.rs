@@ -21,6 +21,7 @@
 //! miss every time on readers walking a collection larger than the cache).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
@@ -94,11 +95,16 @@ pub struct CacheStats {
     pub bytes: usize,
     /// The same pages' bodies uncompressed.
     pub body_bytes: usize,
+    /// Lookups answered from the cache, and not, since the start.
+    pub hits: u64,
+    pub misses: u64,
 }
 
 pub struct PageCache {
     budget: usize,
     inner: Mutex<Inner>,
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
 #[derive(Default)]
@@ -118,6 +124,8 @@ impl PageCache {
         PageCache {
             budget,
             inner: Mutex::new(Inner::default()),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
         }
     }
 
@@ -137,8 +145,11 @@ impl PageCache {
             let mut inner = self.lock();
             inner.retire_older_than(generation);
             inner.pages.get(key).cloned()
-        }?;
-        stored.decompress()
+        };
+        let page = stored.and_then(|p| p.decompress());
+        let counter = if page.is_some() { &self.hits } else { &self.misses };
+        counter.fetch_add(1, Ordering::Relaxed);
+        page
     }
 
     pub fn put(&self, key: String, generation: i64, page: &CachedPage) {
@@ -174,6 +185,11 @@ impl PageCache {
         inner.pages.insert(key, Arc::new(stored));
     }
 
+    /// The budget in bytes (0: the cache is off).
+    pub fn budget(&self) -> usize {
+        self.budget
+    }
+
     /// Bytes charged against the budget now.
     pub fn bytes(&self) -> usize {
         self.lock().bytes
@@ -185,6 +201,8 @@ impl PageCache {
             pages: inner.pages.len(),
             bytes: inner.bytes,
             body_bytes: inner.body_bytes,
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
         }
     }
 
@@ -291,7 +309,9 @@ mod tests {
             );
         }
         let s = c.stats();
-        assert_eq!(s.pages, 3);
+        assert_eq!((s.pages, s.hits, s.misses), (3, 3, 0));
+        assert!(c.get("absent", 1).is_none());
+        assert_eq!(c.stats().misses, 1);
         assert_eq!(s.body_bytes, json_page(0, 1000).body.len() + 300_000 + json_page(7, 1).body.len());
     }
 
