@@ -13,8 +13,9 @@
 //! shrinks 3-9x (9x for the benchmark's indicators, 3x for the OASIS APT1 example) and the
 //! default budget holds several times the pages it would hold raw. LZ4 rather than a
 //! denser codec because a hit pays the decompression on every read: ~30-45 µs for a 500 KB
-//! page (~10 GB/s on this data), against ~400 µs to compress it once on a miss.
-//! Decompression runs outside the lock.
+//! page (~10 GB/s on this data), against ~120 µs to compress it once on a miss.
+//! Decompression runs outside the lock, into a response buffer reused from earlier hits
+//! ([`super::buffers`]).
 //!
 //! Bounded by bytes. Entries of an older generation can never be read again and are
 //! dropped first; past that, a random entry makes room (a least-recently-used order would
@@ -26,6 +27,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 
+use super::buffers::BufferPool;
 use crate::store::CollectionQuery;
 
 /// One rendered page and what the handler needs besides its body.
@@ -63,17 +65,16 @@ impl StoredPage {
 
     /// `None` if the stored bytes do not decompress to the recorded length (never expected:
     /// the cache wrote them; the caller then renders the page again).
-    fn decompress(&self) -> Option<CachedPage> {
-        let mut body = vec![0u8; self.body_len];
-        match lz4_flex::block::decompress_into(&self.lz4, &mut body) {
-            Ok(n) if n == self.body_len => Some(CachedPage {
-                body: Bytes::from(body),
-                dates: self.dates.clone(),
-                objects: self.objects,
-                more: self.more,
-            }),
-            _ => None,
-        }
+    fn decompress(&self, buffers: &Arc<BufferPool>) -> Option<CachedPage> {
+        let body = buffers.filled(self.body_len, |out| {
+            matches!(lz4_flex::block::decompress_into(&self.lz4, out), Ok(n) if n == out.len())
+        })?;
+        Some(CachedPage {
+            body,
+            dates: self.dates.clone(),
+            objects: self.objects,
+            more: self.more,
+        })
     }
 
     /// What the entry costs against the budget, with its key.
@@ -103,6 +104,7 @@ pub struct CacheStats {
 pub struct PageCache {
     budget: usize,
     inner: Mutex<Inner>,
+    buffers: Arc<BufferPool>,
     hits: AtomicU64,
     misses: AtomicU64,
 }
@@ -124,6 +126,7 @@ impl PageCache {
         PageCache {
             budget,
             inner: Mutex::new(Inner::default()),
+            buffers: Arc::default(),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
         }
@@ -146,7 +149,7 @@ impl PageCache {
             inner.retire_older_than(generation);
             inner.pages.get(key).cloned()
         };
-        let page = stored.and_then(|p| p.decompress());
+        let page = stored.and_then(|p| p.decompress(&self.buffers));
         let counter = if page.is_some() { &self.hits } else { &self.misses };
         counter.fetch_add(1, Ordering::Relaxed);
         page
@@ -318,14 +321,18 @@ mod tests {
     #[test]
     fn stored_bytes_that_do_not_decompress_are_a_miss() {
         let p = json_page(0, 100);
+        let buffers = Arc::default();
         let mut stored = StoredPage::compress(&p);
-        assert!(stored.decompress().is_some_and(|d| d.body == p.body));
+        assert!(stored.decompress(&buffers).is_some_and(|d| d.body == p.body));
         let half = stored.lz4.len() / 2;
         stored.lz4 = stored.lz4[..half].into();
-        assert!(stored.decompress().is_none());
+        assert!(stored.decompress(&buffers).is_none());
         stored = StoredPage::compress(&p);
         stored.body_len += 1;
-        assert!(stored.decompress().is_none(), "a length that disagrees is a miss");
+        assert!(
+            stored.decompress(&buffers).is_none(),
+            "a length that disagrees is a miss"
+        );
     }
 
     #[test]

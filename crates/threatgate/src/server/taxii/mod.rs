@@ -7,6 +7,7 @@
 //! store's scoped methods; a collection only narrows that. Objects the caller may not read
 //! are indistinguishable from objects that do not exist (404, or absent from a page).
 
+pub mod buffers;
 pub mod cache;
 pub mod query;
 pub mod submit;
