@@ -77,13 +77,23 @@ PIDS+=($!)
 sleep 0.5
 
 echo "== read throughput: $CLIENTS clients, ${SECONDS_READ}s each, pages of 1,000"
+# Server CPU time per page: steadier than bytes/s on a shared machine (other work slows
+# wrk and the server alike, but not what a page costs the server).
+cpu_ticks() { awk '{print $14 + $15}' /proc/$MAIN_PID/stat; }
+CPU0="$(cpu_ticks)"
 BENCH_URLS="$WORK/urls.txt" BENCH_TOKEN="$TOKEN" wrk -t2 -c"$CLIENTS" -d"${SECONDS_READ}s" --latency -s "$HERE/pages.lua" "$BASE" > "$WORK/wrk-tg.txt"
+CPU1="$(cpu_ticks)"
 BENCH_URLS="$WORK/files.txt" BENCH_TOKEN="" wrk -t2 -c"$CLIENTS" -d"${SECONDS_READ}s" --latency -s "$HERE/pages.lua" "http://127.0.0.1:$NGINX_PORT" > "$WORK/wrk-nginx.txt"
 read TG_MB TG_P50 TG_P99 TG_RPS TG_BAD < <(wrk_summary "$WORK/wrk-tg.txt")
+TG_REQS="$(awk '/requests in/ {print $1}' "$WORK/wrk-tg.txt")"
+CPU_PER_PAGE="$(awk -v t=$((CPU1 - CPU0)) -v hz="$(getconf CLK_TCK)" -v n="$TG_REQS" 'BEGIN { printf "%.0f", (n > 0 ? 1e6 * t / hz / n : 0) }')"
 read NG_MB NG_P50 NG_P99 NG_RPS NG_BAD < <(wrk_summary "$WORK/wrk-nginx.txt")
 cat "$WORK/wrk-tg.txt" "$WORK/wrk-nginx.txt"
 RSS_HWM="$(awk '/VmHWM/ {print $2/1024 " MiB"}' /proc/$MAIN_PID/status)"
 RSS_NOW="$(awk '/VmRSS/ {print $2/1024 " MiB"}' /proc/$MAIN_PID/status)"
+# Of it: the process's own memory, and the file pages it maps (SQLite readers map the
+# database: the OS's shared, reclaimable file cache).
+RSS_SPLIT="$(awk '/RssAnon/ {a=$2} /RssFile/ {f=$2} END {printf "anonymous %.0f MiB, file-backed %.0f MiB", a/1024, f/1024}' /proc/$MAIN_PID/status)"
 # The page cache after the read phase: what it holds compressed and raw, and its hit count
 # since the server started (the pre-render walk's misses included).
 CACHE="$(curl -s "$BASE/metrics" | awk '
@@ -139,7 +149,8 @@ Pre-render: $PRE ($((PAGE_BYTES / 1048576)) MiB of pages)
 | threatgate | $TG_MB | $TG_RPS | $TG_P50 | $TG_P99 | $TG_BAD |
 | nginx (same pages, static files) | $NG_MB | $NG_RPS | $NG_P50 | $NG_P99 | $NG_BAD |
 
-threatgate reaches **$RATIO** of nginx's bytes/s. Server memory: peak RSS $RSS_HWM after the read phase (now $RSS_NOW).
+threatgate reaches **$RATIO** of nginx's bytes/s. Server memory: peak RSS $RSS_HWM after the read phase (now $RSS_NOW: $RSS_SPLIT).
+Server CPU per page served (user + system): $CPU_PER_PAGE µs.
 Page cache after the read phase: $CACHE.
 
 Mixed load, $LOAD_READERS concurrent readers + $LOAD_WRITERS writers, ${LOAD_SECONDS}s:
