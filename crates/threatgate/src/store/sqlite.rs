@@ -16,14 +16,6 @@ use super::backend::{
 const READ_POOL: usize = 32;
 /// How long a statement waits for a lock held by another process before failing.
 const BUSY_TIMEOUT_MS: u64 = 30_000;
-/// Bytes of the database file a read connection maps instead of reading page by page
-/// (SQLite caps it at ~2 GiB). A TAXII page that misses the page cache walks ~500 KB of
-/// rows; read with `pread`, each database page is copied from the OS page cache into the
-/// connection's own 2 MiB cache (~13 % of a miss's CPU); mapped, SQLite reads it in place.
-/// The mapped pages are the OS's file cache, shared and reclaimable: they count in the
-/// server's RssFile, not RssAnon. The writer keeps `pread` (its large cache holds what
-/// it touches).
-const READER_MMAP_BYTES: u64 = 2 << 30;
 
 pub struct SqliteBackend {
     path: PathBuf,
@@ -78,12 +70,6 @@ fn open_conn(path: &Path, create: bool) -> Result<Connection> {
     c.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))?;
     c.execute_batch("PRAGMA foreign_keys = ON;")?;
     c.set_prepared_statement_cache_capacity(128);
-    Ok(c)
-}
-
-fn open_reader(path: &Path) -> Result<Connection> {
-    let c = open_conn(path, false)?;
-    c.execute_batch(&format!("PRAGMA mmap_size = {READER_MMAP_BYTES};"))?;
     Ok(c)
 }
 
@@ -311,7 +297,7 @@ impl Backend for SqliteBackend {
     fn read(&self, f: &mut dyn FnMut(&mut dyn Conn) -> Result<()>) -> Result<()> {
         let conn = match self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop() {
             Some(c) => c,
-            None => open_reader(&self.path)?,
+            None => open_conn(&self.path, false)?,
         };
         conn.execute_batch("BEGIN")?;
         let result = f(&mut ReadConn(&conn));
