@@ -623,7 +623,13 @@ fn a_page_read_again_comes_back_identical_from_the_compressed_cache() {
         (r.bytes().unwrap(), dates)
     };
     let metric = |name: &str| -> u64 {
-        let m = http.client.get(s.url("/metrics")).send().unwrap().text().unwrap();
+        let m = http
+            .client
+            .get(s.url("/metrics"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
         m.lines()
             .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
             .unwrap_or_else(|| panic!("{name} missing from {m}"))

@@ -150,14 +150,47 @@ pub async fn handler(State(state): State<AppState>) -> impl IntoResponse {
 fn page_cache_lines(s: &super::taxii::cache::CacheStats, budget: usize) -> String {
     let mut out = String::new();
     for (name, kind, help, value) in [
-        ("threatgate_taxii_page_cache_budget_bytes", "gauge", "Byte budget of the TAXII page cache.", budget as u64),
-        ("threatgate_taxii_page_cache_bytes", "gauge", "Bytes held against the budget (compressed pages, keys, headers).", s.bytes as u64),
-        ("threatgate_taxii_page_cache_body_bytes", "gauge", "The held pages' bodies uncompressed.", s.body_bytes as u64),
-        ("threatgate_taxii_page_cache_pages", "gauge", "Pages held.", s.pages as u64),
-        ("threatgate_taxii_page_cache_hits_total", "counter", "Page reads answered from the cache.", s.hits),
-        ("threatgate_taxii_page_cache_misses_total", "counter", "Page reads rendered from the store.", s.misses),
+        (
+            "threatgate_taxii_page_cache_budget_bytes",
+            "gauge",
+            "Byte budget of the TAXII page cache.",
+            budget as u64,
+        ),
+        (
+            "threatgate_taxii_page_cache_bytes",
+            "gauge",
+            "Bytes held against the budget (compressed pages, keys, headers).",
+            s.bytes as u64,
+        ),
+        (
+            "threatgate_taxii_page_cache_body_bytes",
+            "gauge",
+            "The held pages' bodies uncompressed.",
+            s.body_bytes as u64,
+        ),
+        (
+            "threatgate_taxii_page_cache_pages",
+            "gauge",
+            "Pages held.",
+            s.pages as u64,
+        ),
+        (
+            "threatgate_taxii_page_cache_hits_total",
+            "counter",
+            "Page reads answered from the cache.",
+            s.hits,
+        ),
+        (
+            "threatgate_taxii_page_cache_misses_total",
+            "counter",
+            "Page reads rendered from the store.",
+            s.misses,
+        ),
     ] {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
     }
     out
 }

@@ -150,7 +150,11 @@ impl PageCache {
             inner.pages.get(key).cloned()
         };
         let page = stored.and_then(|p| p.decompress(&self.buffers));
-        let counter = if page.is_some() { &self.hits } else { &self.misses };
+        let counter = if page.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
         counter.fetch_add(1, Ordering::Relaxed);
         page
     }
@@ -315,7 +319,10 @@ mod tests {
         assert_eq!((s.pages, s.hits, s.misses), (3, 3, 0));
         assert!(c.get("absent", 1).is_none());
         assert_eq!(c.stats().misses, 1);
-        assert_eq!(s.body_bytes, json_page(0, 1000).body.len() + 300_000 + json_page(7, 1).body.len());
+        assert_eq!(
+            s.body_bytes,
+            json_page(0, 1000).body.len() + 300_000 + json_page(7, 1).body.len()
+        );
     }
 
     #[test]
@@ -323,7 +330,9 @@ mod tests {
         let p = json_page(0, 100);
         let buffers = Arc::default();
         let mut stored = StoredPage::compress(&p);
-        assert!(stored.decompress(&buffers).is_some_and(|d| d.body == p.body));
+        assert!(stored
+            .decompress(&buffers)
+            .is_some_and(|d| d.body == p.body));
         let half = stored.lz4.len() / 2;
         stored.lz4 = stored.lz4[..half].into();
         assert!(stored.decompress(&buffers).is_none());
@@ -351,7 +360,11 @@ mod tests {
         assert!(raw > 2 * budget, "the pages would not fit uncompressed");
         assert_eq!(s.pages, 40, "every page kept, compressed");
         assert_eq!(s.body_bytes, raw);
-        assert!(s.bytes * 3 < raw, "compressed at least 3x: {} of {raw}", s.bytes);
+        assert!(
+            s.bytes * 3 < raw,
+            "compressed at least 3x: {} of {raw}",
+            s.bytes
+        );
         for i in 0..40 {
             let hit = c.get(&c.key("objects", "s", &query(i), 1).unwrap(), 1);
             assert!(hit.is_some_and(|h| h.body == json_page(i * 1000, 1000).body));
@@ -396,12 +409,19 @@ mod tests {
     fn stays_within_its_budget() {
         let c = PageCache::new(100_000);
         for i in 0..100 {
-            c.put(c.key("objects", "s", &query(i), 1).unwrap(), 1, &page(10_000));
+            c.put(
+                c.key("objects", "s", &query(i), 1).unwrap(),
+                1,
+                &page(10_000),
+            );
             assert!(c.bytes() <= 100_000);
         }
         let s = c.stats();
         assert!(s.bytes > 50_000, "it keeps pages");
-        assert!(s.bytes >= s.body_bytes, "incompressible pages are charged in full");
+        assert!(
+            s.bytes >= s.body_bytes,
+            "incompressible pages are charged in full"
+        );
         // Too large a page for the budget is not kept at all.
         let big = c.key("objects", "s", &query(1000), 1).unwrap();
         c.put(big.clone(), 1, &page(50_000));
