@@ -17,6 +17,8 @@ pub(crate) struct BlockMasks {
     pub special: u64,
     /// Bytes equal to the separator.
     pub sep: u64,
+    /// `\n`: line ends, so a buffer of many lines is classified once (`segment`).
+    pub newline: u64,
 }
 
 /// A block classifier: safe to call once obtained.
@@ -48,6 +50,9 @@ pub(crate) fn classify_scalar(block: &[u8; 64], sep: u8) -> BlockMasks {
         }
         if b == sep {
             m.sep |= bit;
+        }
+        if b == b'\n' {
+            m.newline |= bit;
         }
     }
     m
@@ -89,14 +94,15 @@ mod x86 {
             split: join(lo.2, hi.2),
             special: join(lo.3, hi.3),
             sep: join(lo.4, hi.4),
+            newline: join(lo.5, hi.5),
         }
     }
 
-    /// (nonrun, anchor, split, special, sep) of 32 bytes. Compares are signed, so bytes ≥ 0x80
+    /// (nonrun, anchor, split, special, sep, newline) of 32 bytes. Compares are signed, so bytes ≥ 0x80
     /// (negative) fall outside every ASCII range.
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn half(bytes: &[u8; 32], sep: u8) -> (u32, u32, u32, u32, u32) {
+    fn half(bytes: &[u8; 32], sep: u8) -> (u32, u32, u32, u32, u32, u32) {
         // SAFETY: `bytes` is 32 readable bytes; `loadu` has no alignment requirement.
         let v = unsafe { _mm256_loadu_si256(bytes.as_ptr() as *const __m256i) };
         let set = |b: u8| _mm256_set1_epi8(b as i8);
@@ -128,6 +134,7 @@ mod x86 {
             mask(split),
             mask(special),
             mask(eq(sep)),
+            mask(eq(b'\n')),
         )
     }
 }

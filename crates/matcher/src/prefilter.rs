@@ -36,6 +36,9 @@ use crate::byteclass::{self, Classifier};
 use crate::extract::parse_ipv4;
 use crate::set::IndicatorSet;
 
+mod segment;
+pub(crate) use segment::{Segment, SEGMENT_LEN};
+
 const P_PIECE: u8 = 1; // [A-Za-z0-9._-]
 const P_SPLIT: u8 = 2; // ':' '@' '+': token bytes that split pieces
 const P_RUN: u8 = P_PIECE | P_SPLIT;

@@ -901,3 +901,102 @@ fn masked_prefilter_pass_agrees_with_word_pass() {
         "{passed} of {lines}"
     );
 }
+
+/// The segment pass (many lines classified at once, lines from newline bits) gives every line
+/// the answer of the line-by-line word pass: same lines, same `maybe`, same separator count
+/// and column span, on buffers of random lines with `\r`, empty lines, lines cut around
+/// 64-byte block ends and lines longer than a segment.
+#[test]
+fn segment_pass_agrees_with_line_pass() {
+    use crate::byteclass::{avx2_classifier, classify_scalar};
+    use crate::prefilter::{Segment, SEGMENT_LEN};
+    let set = prefilter_set();
+    let mut rng = Xorshift(0x3c6e_f372_fe94_f82b);
+    let mut classifiers: Vec<crate::byteclass::Classifier> = vec![classify_scalar];
+    classifiers.extend(avx2_classifier());
+    let odd = [
+        "\t", "\"", ":", "\":\"", ".", "..", "://", "\\", "[", "[.]", "(", "{", "\u{e9}", "-", "@",
+        "+", " ", "\r",
+    ];
+    let mut seg = Segment::new();
+    let (mut lines, mut passed) = (0usize, 0usize);
+    for round in 0..60 {
+        let mut data = Vec::new();
+        while data.len() < 3 * SEGMENT_LEN {
+            let mut line = match rng.below(40) {
+                0 => String::new(),
+                1 => rng.text(12).repeat(60), // longer than the masked pass takes
+                2 => "d41d8cd98f00b204e9800998ecf8427e".repeat(rng.below(3) + 1),
+                _ => rng.text(10),
+            };
+            for _ in 0..rng.below(5) {
+                let at = rng.below(line.len() + 1);
+                if line.is_char_boundary(at) {
+                    line.insert_str(at, odd[rng.below(odd.len())]);
+                }
+            }
+            let mut b = line.replace('\n', " ").into_bytes();
+            if rng.below(2) == 0 {
+                let cut = [63, 64, 65, 127, 128, 129, 31, 32, 33][rng.below(9)];
+                b.truncate(cut.min(b.len()));
+            }
+            if rng.below(8) == 0 {
+                b.push(b'\r');
+            }
+            data.extend_from_slice(&b);
+            data.push(b'\n');
+        }
+        if round % 2 == 1 {
+            data.pop(); // the last line without a newline
+        }
+        let expected: Vec<&[u8]> = data
+            .strip_suffix(b"\n")
+            .unwrap_or(&data)
+            .split(|&b| b == b'\n')
+            .collect();
+        for sep in [b'\n', b'\t'] {
+            let column = (sep == b'\t').then_some(2);
+            for classify in &classifiers {
+                let mut got = 0;
+                let mut start = 0;
+                while start < data.len() {
+                    let end = (start + SEGMENT_LEN).min(data.len());
+                    let cut = seg.load(&data[start..end], sep, end == data.len(), *classify);
+                    if cut == 0 {
+                        // A line longer than a segment: the scanner takes it on its own.
+                        let e = memchr::memchr(b'\n', &data[end..]).map_or(data.len(), |k| end + k);
+                        assert_eq!(&data[start..e], expected[got]);
+                        got += 1;
+                        start = e + 1;
+                        continue;
+                    }
+                    let bytes = &data[start..start + cut];
+                    for (ls, le) in seg.lines() {
+                        let line = &bytes[ls..le];
+                        assert_eq!(line, expected[got], "line {got}");
+                        got += 1;
+                        let line = line.strip_suffix(b"\r").unwrap_or(line);
+                        let want = set.prefilter_line(line, sep, column);
+                        let words = set.line_may_hit_words(line, sep);
+                        let have = set.segment_line_scan(&seg, bytes, ls, ls + line.len(), column);
+                        let show = String::from_utf8_lossy(line);
+                        assert_eq!(have.maybe, words.is_none(), "{show:?} sep {sep}");
+                        assert_eq!(have.maybe, want.maybe, "{show:?} sep {sep}");
+                        if !have.maybe {
+                            assert_eq!(have.seps, want.seps, "{show:?} sep {sep}");
+                            assert_eq!(have.column, want.column, "{show:?} sep {sep}");
+                        }
+                        lines += 1;
+                        passed += usize::from(!have.maybe);
+                    }
+                    start += cut;
+                }
+                assert_eq!(got, expected.len());
+            }
+        }
+    }
+    assert!(
+        passed > 1000 && lines - passed > 1000,
+        "{passed} of {lines}"
+    );
+}
