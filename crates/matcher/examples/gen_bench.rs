@@ -101,9 +101,10 @@ fn main() {
                 rounds.push(cpu_secs() - cpu0);
             }
             if !rounds.is_empty() {
+                let mean = rounds.iter().sum::<f64>() / rounds.len() as f64;
                 rounds.sort_by(f64::total_cmp);
                 println!(
-                    "repeat_scan_cpu_secs_best={:.3} median={:.3} rounds={}",
+                    "repeat_scan_cpu_secs_best={:.3} median={:.3} mean={mean:.4} rounds={}",
                     rounds[0],
                     rounds[rounds.len() / 2],
                     rounds.len()

@@ -1095,6 +1095,23 @@ mod tests {
         ] {
             assert_eq!(parse_ipv4(s.as_bytes()), s.parse().ok(), "{s}");
         }
+        // Random strings of digits and dots (and a stray letter), 0 to 17 bytes.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let alphabet = b"0123456789....0019255a";
+        let mut valid = 0;
+        for _ in 0..300_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 18) as usize;
+            let s: String = (0..len)
+                .map(|i| alphabet[((x >> (3 * i + 5)) % alphabet.len() as u64) as usize] as char)
+                .collect();
+            let want: Option<std::net::Ipv4Addr> = s.parse().ok();
+            valid += usize::from(want.is_some());
+            assert_eq!(parse_ipv4(s.as_bytes()), want, "{s}");
+        }
+        assert!(valid > 100, "{valid}");
     }
 
     #[test]

@@ -97,6 +97,30 @@ pub(crate) struct LineScan {
     pub column: Option<(usize, usize)>,
 }
 
+/// Where the prefilter's table lookups go. The checks only ever OR lookup answers into
+/// "maybe", so a lookup may be answered at once ([`Now`]) or recorded and answered later
+/// with many others (`segment::Batch`), whose cache misses then overlap.
+pub(crate) trait Probes {
+    /// May the string filter (two-label suffixes, hashes) hold `key`?
+    fn string(&mut self, set: &IndicatorSet, key: &[u8]) -> bool;
+    /// May an IPv4 indicator lie in the /24 of `a`?
+    fn ip4(&mut self, set: &IndicatorSet, a: u32) -> bool;
+}
+
+/// Lookups answered as they are asked.
+pub(crate) struct Now;
+
+impl Probes for Now {
+    #[inline]
+    fn string(&mut self, set: &IndicatorSet, key: &[u8]) -> bool {
+        set.prefilter().strings.may_contain(key)
+    }
+    #[inline]
+    fn ip4(&mut self, set: &IndicatorSet, a: u32) -> bool {
+        set.ip4_may_hit(a)
+    }
+}
+
 /// Can `sep` separate Zeek columns without hiding tokens from the prefilter?
 pub(crate) fn usable_separator(sep: u8) -> bool {
     PCLASS[sep as usize] & (P_RUN | P_SLOW) == 0 && !matches!(sep, b'/' | b'[' | b'(' | b'{')
@@ -139,13 +163,29 @@ impl Bloom {
 
     #[inline]
     pub fn may_contain(&self, key: &[u8]) -> bool {
+        self.where_is(key).is_some_and(|(b, bits)| self.holds(b, bits))
+    }
+
+    /// The block and three bits (9 bits each, packed) that `key` sets; `None` for an empty
+    /// filter. [`Self::holds`] answers for them: the lookup split in two, so a batch can
+    /// hash every key first and touch the blocks after.
+    #[inline]
+    pub fn where_is(&self, key: &[u8]) -> Option<(u32, u32)> {
         if self.blocks.is_empty() {
-            return false;
+            return None;
         }
-        let (b, bits) = self.spots(key_hash(key));
-        let blk = &self.blocks[b];
-        bits.iter()
-            .all(|&bit| blk[(bit / 64) as usize] & (1 << (bit % 64)) != 0)
+        let (b, [x, y, z]) = self.spots(key_hash(key));
+        Some((b as u32, x | y << 9 | z << 18))
+    }
+
+    #[inline]
+    pub fn holds(&self, block: u32, bits: u32) -> bool {
+        let blk = &self.blocks[block as usize];
+        let bit = |k: u32| {
+            let i = (bits >> (9 * k)) & 511;
+            blk[(i / 64) as usize] & (1 << (i % 64)) != 0
+        };
+        bit(0) & bit(1) & bit(2)
     }
 
     pub fn memory(&self) -> usize {
@@ -345,7 +385,7 @@ impl IndicatorSet {
     /// [`Self::line_may_hit`], scalar: eight bytes at a time, then samples for long pieces.
     pub(crate) fn line_may_hit_words(&self, s: &[u8], sep: u8) -> Option<usize> {
         let seps = self.anchors_may_hit_words(s, sep)?;
-        (!self.long_pieces_may_hit(s)).then_some(seps)
+        (!self.long_pieces_may_hit(s, &mut Now)).then_some(seps)
     }
 
     /// [`Self::line_may_hit`] from bitmasks of the whole line (64 bytes per block): run and
@@ -405,7 +445,7 @@ impl IndicatorSet {
             if en - st == 1 && s[j] == b':' {
                 continue;
             }
-            if self.run_span_may_hit(s, st, en) {
+            if self.run_span_may_hit(s, st, en, &mut Now) {
                 return None;
             }
         }
@@ -419,7 +459,7 @@ impl IndicatorSet {
             let st = prev_bit(nonpiece, k - 16).map_or(0, |b| b + 1);
             let en = next_bit(nonpiece, k).unwrap_or(n);
             let acc = s[st..en].iter().fold(0u8, |a, &b| a | PCLASS[b as usize]);
-            if self.piece_may_hit(&s[st..en], acc) {
+            if self.piece_may_hit(&s[st..en], acc, &mut Now) {
                 return None;
             }
             k = en + 17;
@@ -497,7 +537,7 @@ impl IndicatorSet {
                 if st == j && s[j] == b':' && not_run(s.get(j + 1)) {
                     continue;
                 }
-                match self.run_from_may_hit(s, st) {
+                match self.run_from_may_hit(s, st, &mut Now) {
                     Ok(en) => covered = en,
                     Err(()) => return None,
                 }
@@ -511,7 +551,7 @@ impl IndicatorSet {
 
     /// Pieces of 32 bytes or more (hashes): each covers samples `k` and `k + 16`.
     #[inline]
-    fn long_pieces_may_hit(&self, s: &[u8]) -> bool {
+    fn long_pieces_may_hit<P: Probes>(&self, s: &[u8], p: &mut P) -> bool {
         let n = s.len();
         let piece = |k: usize| PCLASS[s[k] as usize] & P_PIECE != 0;
         let mut k = 16;
@@ -529,7 +569,7 @@ impl IndicatorSet {
                 en += 1;
             }
             let acc = s[st..en].iter().fold(0u8, |a, &b| a | PCLASS[b as usize]);
-            if self.piece_may_hit(&s[st..en], acc) {
+            if self.piece_may_hit(&s[st..en], acc, p) {
                 return true;
             }
             k = en + 17;
@@ -539,7 +579,7 @@ impl IndicatorSet {
 
     /// The run starting at `st` (maximal token bytes): its pieces, its IPv6 shape, and the
     /// URL host after it when it ends a scheme. `Ok(end of the run)` if it cannot hit.
-    fn run_from_may_hit(&self, s: &[u8], st: usize) -> Result<usize, ()> {
+    fn run_from_may_hit<P: Probes>(&self, s: &[u8], st: usize, p: &mut P) -> Result<usize, ()> {
         // Find the end first in a tight loop; most runs (addresses, names, times) hold no
         // ':', '@' or '+' and are one piece.
         let tail = &s[st..];
@@ -552,7 +592,7 @@ impl IndicatorSet {
                 c & P_RUN == 0
             })
             .unwrap_or(tail.len());
-        if self.run_classes_may_hit(s, st, st + k, run_acc) {
+        if self.run_classes_may_hit(s, st, st + k, run_acc, p) {
             Err(())
         } else {
             Ok(st + k)
@@ -561,14 +601,21 @@ impl IndicatorSet {
 
     /// The run `s[st..en]` (maximal token bytes), as [`Self::run_from_may_hit`].
     #[inline]
-    fn run_span_may_hit(&self, s: &[u8], st: usize, en: usize) -> bool {
+    fn run_span_may_hit<P: Probes>(&self, s: &[u8], st: usize, en: usize, p: &mut P) -> bool {
         let run_acc = s[st..en].iter().fold(0u8, |a, &b| a | PCLASS[b as usize]);
-        self.run_classes_may_hit(s, st, en, run_acc)
+        self.run_classes_may_hit(s, st, en, run_acc, p)
     }
 
     /// The run `s[st..en]`, `run_acc` the OR of its class bits (and perhaps of the byte
     /// after it, which adds only P_SLOW / P_OPEN, which no check below reads).
-    fn run_classes_may_hit(&self, s: &[u8], st: usize, en: usize, run_acc: u8) -> bool {
+    fn run_classes_may_hit<P: Probes>(
+        &self,
+        s: &[u8],
+        st: usize,
+        en: usize,
+        run_acc: u8,
+        p: &mut P,
+    ) -> bool {
         let run = &s[st..en];
         let (mut acc, mut ps) = (run_acc, 0usize);
         if run_acc & P_DOT == 0 {
@@ -580,7 +627,7 @@ impl IndicatorSet {
             for (i, &b) in run.iter().enumerate() {
                 let c = PCLASS[b as usize];
                 if c & P_SPLIT != 0 {
-                    if worth_checking(acc, i - ps) && self.piece_may_hit(&run[ps..i], acc) {
+                    if worth_checking(acc, i - ps) && self.piece_may_hit(&run[ps..i], acc, p) {
                         return true;
                     }
                     ps = i + 1;
@@ -590,11 +637,12 @@ impl IndicatorSet {
                 }
             }
         }
-        self.run_end_may_hit(s, run, en, acc, ps, run_acc)
+        self.run_end_may_hit(s, run, en, acc, ps, run_acc, p)
     }
 
     #[inline]
-    fn run_end_may_hit(
+    #[allow(clippy::too_many_arguments)]
+    fn run_end_may_hit<P: Probes>(
         &self,
         s: &[u8],
         run: &[u8],
@@ -602,8 +650,9 @@ impl IndicatorSet {
         acc: u8,
         ps: usize,
         run_acc: u8,
+        p: &mut P,
     ) -> bool {
-        if (worth_checking(acc, run.len() - ps) && self.piece_may_hit(&run[ps..], acc))
+        if (worth_checking(acc, run.len() - ps) && self.piece_may_hit(&run[ps..], acc, p))
             || (run_acc & P_SPLIT != 0 && self.run_may_hit(run, run_acc))
         {
             return true;
@@ -615,7 +664,7 @@ impl IndicatorSet {
             while k > 0 && r.len() - k < MAX_SCHEME_LEN && is_scheme_byte(r[k - 1]) {
                 k -= 1;
             }
-            if self.url_host_may_hit(&s[en + 2..]) || self.run_prefix_may_hit(&r[..k]) {
+            if self.url_host_probe(&s[en + 2..], p) || self.run_prefix_may_hit(&r[..k], p) {
                 return true;
             }
         }
@@ -623,7 +672,7 @@ impl IndicatorSet {
     }
 
     /// A run cut where the tokeniser cuts it (before a URL scheme): checked in full again.
-    fn run_prefix_may_hit(&self, r: &[u8]) -> bool {
+    fn run_prefix_may_hit<P: Probes>(&self, r: &[u8], p: &mut P) -> bool {
         if r.is_empty() {
             return false;
         }
@@ -632,7 +681,7 @@ impl IndicatorSet {
             let c = PCLASS[b as usize];
             run_acc |= c;
             if c & P_SPLIT != 0 {
-                if self.piece_may_hit(&r[start..k], acc) {
+                if self.piece_may_hit(&r[start..k], acc, p) {
                     return true;
                 }
                 start = k + 1;
@@ -641,7 +690,7 @@ impl IndicatorSet {
                 acc |= c;
             }
         }
-        self.piece_may_hit(&r[start..], acc) || self.run_may_hit(r, run_acc)
+        self.piece_may_hit(&r[start..], acc, p) || self.run_may_hit(r, run_acc)
     }
 
     /// Whole-run shapes: IPv6 addresses (the tokeniser parses runs with two colons or more).
@@ -679,18 +728,18 @@ impl IndicatorSet {
 
     /// One piece: `[A-Za-z0-9._-]+`, `acc` the OR of its class bits.
     #[inline(never)]
-    fn piece_may_hit(&self, p: &[u8], acc: u8) -> bool {
+    fn piece_may_hit<P: Probes>(&self, piece: &[u8], acc: u8, probes: &mut P) -> bool {
         if acc & P_DOT == 0 {
-            if p.len() < 32 {
+            if piece.len() < 32 {
                 return false;
             }
             // A hash: hex of hash length once the tokeniser's trimming is done.
-            let core = trim_dots_dashes(p);
+            let core = trim_dots_dashes(piece);
             return matches!(core.len(), 32 | 40 | 64 | 128)
                 && core.iter().all(|&b| PCLASS[b as usize] & P_NOT_HEX == 0)
-                && self.prefilter().strings.may_contain(core);
+                && probes.string(self, core);
         }
-        let core = trim_dots_dashes(p);
+        let core = trim_dots_dashes(piece);
         if core.is_empty() {
             return false;
         }
@@ -702,19 +751,18 @@ impl IndicatorSet {
         };
         if digit_dot {
             return core.len() <= 15
-                && parse_ipv4(core).is_some_and(|a| self.ip4_may_hit(u32::from(a)));
+                && parse_ipv4(core).is_some_and(|a| probes.ip4(self, u32::from(a)));
         }
-        let pf = self.prefilter();
-        if pf.strings.may_contain(two_labels(core)) {
+        if probes.string(self, two_labels(core)) {
             return true;
         }
         // E-mail domains and URL hosts keep a leading or trailing '-' that tokens lose.
-        if matches!(p.first(), Some(b'-')) || matches!(p.last(), Some(b'-')) {
-            let mut v = p;
+        if matches!(piece.first(), Some(b'-')) || matches!(piece.last(), Some(b'-')) {
+            let mut v = piece;
             while let [rest @ .., b'.'] = v {
                 v = rest;
             }
-            if !v.is_empty() && v[0] != b'.' && pf.strings.may_contain(two_labels(v)) {
+            if !v.is_empty() && v[0] != b'.' && probes.string(self, two_labels(v)) {
                 return true;
             }
         }
@@ -723,6 +771,11 @@ impl IndicatorSet {
 
     /// The host of a URL, `u` starting right after "://" (or a Zeek http `host` column).
     pub(crate) fn url_host_may_hit(&self, u: &[u8]) -> bool {
+        self.url_host_probe(u, &mut Now)
+    }
+
+    /// [`Self::url_host_may_hit`], its table lookups through `p`.
+    fn url_host_probe<P: Probes>(&self, u: &[u8], p: &mut P) -> bool {
         let end = u
             .iter()
             .position(|&b| {
@@ -752,7 +805,7 @@ impl IndicatorSet {
         }
         if h.iter().all(|&b| PCLASS[b as usize] & P_NOT_DIGIT_DOT == 0) {
             return match parse_ipv4(h) {
-                Some(a) => self.ip4_may_hit(u32::from(a)),
+                Some(a) => p.ip4(self, u32::from(a)),
                 None => true, // WHATWG reads odd IPv4 spellings
             };
         }
@@ -773,7 +826,7 @@ impl IndicatorSet {
         {
             return true;
         }
-        self.prefilter().strings.may_contain(two_labels(hs))
+        p.string(self, two_labels(hs))
     }
 }
 

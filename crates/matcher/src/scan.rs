@@ -652,12 +652,12 @@ struct Worker<'s> {
     classify: Option<Classifier>,
 }
 
-/// A line inside a loaded segment: the segment's bytes and where the line starts in them.
+/// A line inside a loaded segment: the prefilter's answer for it, made with the segment's
+/// separator and column.
 #[derive(Clone, Copy)]
 struct InSegment<'a> {
     seg: &'a Segment,
-    bytes: &'a [u8],
-    start: usize,
+    scan: LineScan,
 }
 
 impl<'s> Worker<'s> {
@@ -779,12 +779,13 @@ impl<'s> Worker<'s> {
                 continue;
             }
             let bytes = &data[start..start + cut];
-            for (ls, le) in seg.lines() {
+            self.set
+                .segment_scan_lines(seg, bytes, self.zeek_host_column(state));
+            for (i, (ls, le)) in seg.lines().enumerate() {
                 line_no += 1;
                 let at = InSegment {
                     seg,
-                    bytes,
-                    start: ls,
+                    scan: seg.scan(i),
                 };
                 self.line(&bytes[ls..le], line_no, state, r, Some(at));
             }
@@ -806,8 +807,21 @@ impl<'s> Worker<'s> {
         (!h.names.is_empty() && crate::prefilter::usable_separator(h.sep)).then_some(h.sep)
     }
 
-    /// The prefilter's answer for `line`, from the segment's masks when it is in one that
-    /// counted `sep`.
+    /// Zeek http.log: the `host` column, which makes a URL with `uri`.
+    fn zeek_host_column(&self, state: &FormatState) -> Option<usize> {
+        let FormatState::Zeek(block_header) = state else {
+            return None;
+        };
+        let h = self
+            .scratch
+            .zeek_override
+            .as_deref()
+            .unwrap_or(block_header);
+        h.uri_idx.and(h.host_idx)
+    }
+
+    /// The prefilter's answer for `line`: the segment's, when it was made for this separator
+    /// and column (a Zeek header inside the segment may have changed them).
     fn prefilter_scan(
         &self,
         line: &[u8],
@@ -816,10 +830,7 @@ impl<'s> Worker<'s> {
         at: Option<InSegment<'_>>,
     ) -> LineScan {
         match at {
-            Some(a) if a.seg.sep() == sep => {
-                self.set
-                    .segment_line_scan(a.seg, a.bytes, a.start, a.start + line.len(), column)
-            }
+            Some(a) if a.seg.sep() == sep && a.seg.column() == column => a.scan,
             _ => self.set.prefilter_line(line, sep, column),
         }
     }
@@ -860,8 +871,7 @@ impl<'s> Worker<'s> {
                     .zeek_override
                     .as_deref()
                     .unwrap_or(block_header);
-                // http.log: host + uri make a URL, whose host is the `host` column.
-                let column = h.uri_idx.and(h.host_idx);
+                let column = self.zeek_host_column(state);
                 let scan = self.prefilter_scan(line, sep, column, at);
                 if scan.maybe || scan.seps + 1 != h.names.len() {
                     return false;

@@ -902,8 +902,8 @@ fn masked_prefilter_pass_agrees_with_word_pass() {
     );
 }
 
-/// The segment pass (many lines classified at once, lines from newline bits) gives every line
-/// the answer of the line-by-line word pass: same lines, same `maybe`, same separator count
+/// The segment pass (many lines classified at once, lines from newline bits, table lookups
+/// batched) gives every line the answer of the line-by-line word pass: same lines, same `maybe`, same separator count
 /// and column span, on buffers of random lines with `\r`, empty lines, lines cut around
 /// 64-byte block ends and lines longer than a segment.
 #[test]
@@ -971,7 +971,8 @@ fn segment_pass_agrees_with_line_pass() {
                         continue;
                     }
                     let bytes = &data[start..start + cut];
-                    for (ls, le) in seg.lines() {
+                    set.segment_scan_lines(&mut seg, bytes, column);
+                    for (i, (ls, le)) in seg.lines().enumerate() {
                         let line = &bytes[ls..le];
                         assert_eq!(line, expected[got], "line {got}");
                         got += 1;
@@ -980,6 +981,12 @@ fn segment_pass_agrees_with_line_pass() {
                         let words = set.line_may_hit_words(line, sep);
                         let have = set.segment_line_scan(&seg, bytes, ls, ls + line.len(), column);
                         let show = String::from_utf8_lossy(line);
+                        // The batched answer (lookups of all the segment's lines together).
+                        let batched = seg.scan(i);
+                        assert_eq!(batched.maybe, have.maybe, "{show:?} sep {sep}");
+                        if !have.maybe {
+                            assert_eq!((batched.seps, batched.column), (have.seps, have.column));
+                        }
                         assert_eq!(have.maybe, words.is_none(), "{show:?} sep {sep}");
                         assert_eq!(have.maybe, want.maybe, "{show:?} sep {sep}");
                         if !have.maybe {

@@ -7,7 +7,7 @@
 //! (tested against the word-at-a-time pass on random multi-line buffers): runs are bounded by
 //! non-run bytes, and `\n` and `\r` are non-run bytes, so masks never join two lines.
 
-use super::{next_bit, prev_bit, slow_at, LineScan, PCLASS};
+use super::{next_bit, prev_bit, slow_at, LineScan, Now, Probes, PCLASS};
 use crate::byteclass::{BlockMasks, Classifier};
 use crate::set::IndicatorSet;
 
@@ -31,6 +31,11 @@ pub(crate) struct Segment {
     newline: [u64; WORDS],
     /// Starts of 32 piece bytes in a row: where hash-length pieces begin.
     long: [u64; WORDS],
+    /// Answers for the lines, in order (`IndicatorSet::segment_scan_lines`), and the column
+    /// they were asked for.
+    scans: Vec<LineScan>,
+    column: Option<usize>,
+    batch: Batch,
 }
 
 impl Segment {
@@ -45,7 +50,20 @@ impl Segment {
             sep_bits: [0; WORDS],
             newline: [0; WORDS],
             long: [0; WORDS],
+            scans: Vec::new(),
+            column: None,
+            batch: Batch::default(),
         })
+    }
+
+    /// Column the answers of [`IndicatorSet::segment_scan_lines`] located.
+    pub fn column(&self) -> Option<usize> {
+        self.column
+    }
+
+    /// The answer for line `i` (0-based, in [`Segment::lines`] order).
+    pub fn scan(&self, i: usize) -> LineScan {
+        self.scans[i]
     }
 
     /// Separator the masks count.
@@ -61,6 +79,7 @@ impl Segment {
         let n = window.len();
         debug_assert!(n <= SEGMENT_LEN);
         self.sep = sep;
+        self.scans.clear();
         let words = n.div_ceil(64);
         for w in 0..words {
             let base = w * 64;
@@ -168,6 +187,46 @@ impl Iterator for Lines<'_> {
     }
 }
 
+/// Table lookups of a segment's lines, recorded to be answered in one go.
+#[derive(Default)]
+struct Batch {
+    probes: Vec<Probe>,
+    /// The line now being checked.
+    line: u32,
+}
+
+struct Probe {
+    line: u32,
+    kind: ProbeKind,
+}
+
+enum ProbeKind {
+    /// A Bloom filter block and its three packed bit positions (`Bloom::where_is`).
+    String { block: u32, bits: u32 },
+    Ip4(u32),
+}
+
+impl Probes for Batch {
+    #[inline]
+    fn string(&mut self, set: &IndicatorSet, key: &[u8]) -> bool {
+        if let Some((block, bits)) = set.prefilter().strings.where_is(key) {
+            self.probes.push(Probe {
+                line: self.line,
+                kind: ProbeKind::String { block, bits },
+            });
+        }
+        false
+    }
+    #[inline]
+    fn ip4(&mut self, _set: &IndicatorSet, a: u32) -> bool {
+        self.probes.push(Probe {
+            line: self.line,
+            kind: ProbeKind::Ip4(a),
+        });
+        false
+    }
+}
+
 /// Set bits of `words` in `[from, to)`, scanning only the words that range covers.
 #[inline]
 fn next_bit_in(words: &[u64], from: usize, to: usize) -> Option<usize> {
@@ -214,6 +273,7 @@ fn count_bits_in(words: &[u64], from: usize, to: usize) -> usize {
 impl IndicatorSet {
     /// [`IndicatorSet::prefilter_line`] for the line `s[ls..le]` of a loaded segment (`s` the
     /// segment's bytes; `le` before any `\r`), counting the segment's separator.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn segment_line_scan(
         &self,
         seg: &Segment,
@@ -221,6 +281,53 @@ impl IndicatorSet {
         ls: usize,
         le: usize,
         column: Option<usize>,
+    ) -> LineScan {
+        self.segment_line_probe(seg, s, ls, le, column, &mut Now)
+    }
+
+    /// Answer every line of a loaded segment (`s` its bytes) as
+    /// [`Self::segment_line_scan`] would, for [`Segment::scan`]. The table lookups of all
+    /// lines are recorded first and answered together: each line's checks cost a cache miss
+    /// or two, and a batch of independent loads overlaps them.
+    pub(crate) fn segment_scan_lines(&self, seg: &mut Segment, s: &[u8], column: Option<usize>) {
+        let mut scans = std::mem::take(&mut seg.scans);
+        let mut batch = std::mem::take(&mut seg.batch);
+        scans.clear();
+        batch.probes.clear();
+        for (i, (ls, le)) in seg.lines().enumerate() {
+            let le = if le > ls && s[le - 1] == b'\r' { le - 1 } else { le };
+            batch.line = i as u32;
+            let mark = batch.probes.len();
+            let scan = self.segment_line_probe(seg, s, ls, le, column, &mut batch);
+            if scan.maybe {
+                batch.probes.truncate(mark);
+            }
+            scans.push(scan);
+        }
+        let strings = &self.prefilter().strings;
+        for p in &batch.probes {
+            let hit = match p.kind {
+                ProbeKind::String { block, bits } => strings.holds(block, bits),
+                ProbeKind::Ip4(a) => self.ip4_may_hit(a),
+            };
+            if hit {
+                scans[p.line as usize].maybe = true;
+            }
+        }
+        seg.scans = scans;
+        seg.batch = batch;
+        seg.column = column;
+    }
+
+    /// [`Self::segment_line_scan`], its table lookups through `p`.
+    fn segment_line_probe<P: Probes>(
+        &self,
+        seg: &Segment,
+        s: &[u8],
+        ls: usize,
+        le: usize,
+        column: Option<usize>,
+        p: &mut P,
     ) -> LineScan {
         let maybe = LineScan {
             maybe: true,
@@ -241,7 +348,7 @@ impl IndicatorSet {
             let st = prev_bit(&seg.nonrun, j).map_or(0, |k| k + 1).max(ls);
             let en = next_bit(&seg.nonrun, j).unwrap_or(le).min(le);
             from = en;
-            if self.run_span_may_hit(line, st - ls, en - ls) {
+            if self.run_span_may_hit(line, st - ls, en - ls, p) {
                 return maybe;
             }
         }
@@ -251,7 +358,7 @@ impl IndicatorSet {
             from = en;
             let piece = &s[j..en];
             let acc = piece.iter().fold(0u8, |a, &b| a | PCLASS[b as usize]);
-            if self.piece_may_hit(piece, acc) {
+            if self.piece_may_hit(piece, acc, p) {
                 return maybe;
             }
         }
