@@ -19,6 +19,8 @@ pub(crate) struct BlockMasks {
     pub sep: u64,
     /// `\n`: line ends, so a buffer of many lines is classified once (`segment`).
     pub newline: u64,
+    /// `"`: JSON string bounds, so the JSON validator jumps from quote to quote.
+    pub quote: u64,
 }
 
 /// A block classifier: safe to call once obtained.
@@ -53,6 +55,9 @@ pub(crate) fn classify_scalar(block: &[u8; 64], sep: u8) -> BlockMasks {
         }
         if b == b'\n' {
             m.newline |= bit;
+        }
+        if b == b'"' {
+            m.quote |= bit;
         }
     }
     m
@@ -95,14 +100,15 @@ mod x86 {
             special: join(lo.3, hi.3),
             sep: join(lo.4, hi.4),
             newline: join(lo.5, hi.5),
+            quote: join(lo.6, hi.6),
         }
     }
 
-    /// (nonrun, anchor, split, special, sep, newline) of 32 bytes. Compares are signed, so bytes ≥ 0x80
+    /// (nonrun, anchor, split, special, sep, newline, quote) of 32 bytes. Compares are signed, so bytes ≥ 0x80
     /// (negative) fall outside every ASCII range.
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn half(bytes: &[u8; 32], sep: u8) -> (u32, u32, u32, u32, u32, u32) {
+    fn half(bytes: &[u8; 32], sep: u8) -> (u32, u32, u32, u32, u32, u32, u32) {
         // SAFETY: `bytes` is 32 readable bytes; `loadu` has no alignment requirement.
         let v = unsafe { _mm256_loadu_si256(bytes.as_ptr() as *const __m256i) };
         let set = |b: u8| _mm256_set1_epi8(b as i8);
@@ -135,6 +141,7 @@ mod x86 {
             mask(special),
             mask(eq(sep)),
             mask(eq(b'\n')),
+            mask(eq(b'"')),
         )
     }
 }

@@ -37,7 +37,7 @@ use chrono::{DateTime, Utc};
 
 use crate::byteclass::{self, Classifier};
 use crate::extract::LineCtx;
-use crate::formats::{parse_line, FormatState, LogFormat, ParserScratch};
+use crate::formats::{json, parse_line, FormatState, LogFormat, ParserScratch};
 use crate::prefilter::{LineScan, Segment, SEGMENT_LEN};
 use crate::set::{Handle, IndicatorSet};
 use crate::{Event, Hit, ScanError, SkipReason, Summary};
@@ -658,6 +658,8 @@ struct Worker<'s> {
 struct InSegment<'a> {
     seg: &'a Segment,
     scan: LineScan,
+    /// Where the line starts in the segment.
+    start: usize,
 }
 
 impl<'s> Worker<'s> {
@@ -786,6 +788,7 @@ impl<'s> Worker<'s> {
                 let at = InSegment {
                     seg,
                     scan: seg.scan(i),
+                    start: ls,
                 };
                 self.line(&bytes[ls..le], line_no, state, r, Some(at));
             }
@@ -849,7 +852,13 @@ impl<'s> Worker<'s> {
                 if self.prefilter_scan(line, NO_SEP, None, at).maybe {
                     return false;
                 }
-                match crate::formats::json::accepts(line) {
+                // A line the prefilter passed has no backslash, so the segment's quote bits
+                // are its string bounds.
+                let valid = match at {
+                    Some(a) => json::accepts_with(line, a.seg.quotes(a.start, a.start + line.len())),
+                    None => json::accepts(line),
+                };
+                match valid {
                     Some(true) => true,
                     Some(false) => {
                         r.skip(SkipReason::MalformedJson);

@@ -1007,3 +1007,52 @@ fn segment_pass_agrees_with_line_pass() {
         "{passed} of {lines}"
     );
 }
+
+/// The JSON validator finding string ends from a segment's quote bits accepts exactly the
+/// lines it accepts when it looks at the bytes, on lines of random JSON fragments (valid
+/// and broken: unterminated strings, stray quotes, missing colons).
+#[test]
+fn json_validator_on_quote_bits_agrees_with_byte_scan() {
+    use crate::formats::json::{accepts, accepts_with};
+    use crate::prefilter::{Segment, SEGMENT_LEN};
+    let frags = [
+        "{", "}", "[", "]", "\"", ":", ",", " ", "\"k\"", "\"v w\"", "1", "-2.5e3", "true", "null",
+        "x", "\"a\":\"b\"", "{\"q\":\"x.y\"}", "\"long string of more than sixteen bytes\"",
+    ];
+    let mut rng = Xorshift(0x0bad_5eed_1234_5678);
+    let mut seg = Segment::new();
+    let classify = crate::byteclass::classify_scalar;
+    let (mut lines, mut valid) = (0, 0);
+    for _ in 0..40 {
+        let mut data = Vec::new();
+        while data.len() < SEGMENT_LEN - 300 {
+            let line: String = if rng.below(3) == 0 {
+                format!(
+                    "{{\"ts\":\"2024-01-02T03:04:05Z\",\"q\":\"{}\",\"a\":[\"1.2.3.4\",{}],\"n\":{}}}",
+                    frags[rng.below(frags.len())].replace('"', ""),
+                    frags[rng.below(frags.len())],
+                    rng.below(100)
+                )
+            } else {
+                (0..1 + rng.below(14)).map(|_| frags[rng.below(frags.len())]).collect()
+            };
+            data.extend_from_slice(line.as_bytes());
+            data.push(b'\n');
+        }
+        let cut = seg.load(&data, b'\n', true, classify);
+        assert_eq!(cut, data.len());
+        for (ls, le) in seg.lines() {
+            let line = &data[ls..le];
+            let want = accepts(line);
+            assert_eq!(
+                accepts_with(line, seg.quotes(ls, le)),
+                want,
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+            lines += 1;
+            valid += usize::from(want == Some(true));
+        }
+    }
+    assert!(valid > 200 && lines - valid > 200, "{valid} of {lines}");
+}

@@ -9,6 +9,7 @@
 
 use super::{next_bit, prev_bit, slow_at, LineScan, Now, Probes, PCLASS};
 use crate::byteclass::{BlockMasks, Classifier};
+use crate::formats::json::{Stop, StringEnds};
 use crate::set::IndicatorSet;
 
 /// Bytes classified per segment: small enough that its masks stay in L1 (7 × 1 KiB).
@@ -29,6 +30,7 @@ pub(crate) struct Segment {
     special: [u64; WORDS],
     sep_bits: [u64; WORDS],
     newline: [u64; WORDS],
+    quote: [u64; WORDS],
     /// Starts of 32 piece bytes in a row: where hash-length pieces begin.
     long: [u64; WORDS],
     /// Answers for the lines, in order (`IndicatorSet::segment_scan_lines`), and the column
@@ -49,6 +51,7 @@ impl Segment {
             special: [0; WORDS],
             sep_bits: [0; WORDS],
             newline: [0; WORDS],
+            quote: [0; WORDS],
             long: [0; WORDS],
             scans: Vec::new(),
             column: None,
@@ -94,6 +97,7 @@ impl Segment {
                     m.nonrun |= !valid;
                     m.sep &= valid;
                     m.newline &= valid;
+                    m.quote &= valid;
                     m
                 }
             };
@@ -103,6 +107,7 @@ impl Segment {
             self.special[w] = m.special;
             self.sep_bits[w] = m.sep;
             self.newline[w] = m.newline;
+            self.quote[w] = m.quote;
         }
         self.cut = if at_end {
             n
@@ -136,6 +141,17 @@ impl Segment {
         self.cut
     }
 
+    /// String ends of the JSON line `start..end` of the segment, from its quote bits. Only
+    /// for lines without a backslash (as every line the prefilter passes), where each quote
+    /// opens or closes a string.
+    pub fn quotes(&self, start: usize, end: usize) -> Quotes<'_> {
+        Quotes {
+            seg: self,
+            start,
+            end,
+        }
+    }
+
     /// The lines of the segment: `(start, end)` without the newline.
     pub fn lines(&self) -> Lines<'_> {
         Lines {
@@ -144,6 +160,23 @@ impl Segment {
             word: 0,
             bits: self.newline[0],
         }
+    }
+}
+
+/// [`Segment::quotes`].
+pub(crate) struct Quotes<'a> {
+    seg: &'a Segment,
+    start: usize,
+    end: usize,
+}
+
+impl StringEnds for Quotes<'_> {
+    #[inline]
+    fn close(&self, s: &[u8], from: usize) -> Result<usize, Stop> {
+        debug_assert!(memchr::memchr(b'\\', s).is_none());
+        next_bit_in(&self.seg.quote, self.start + from, self.end)
+            .map(|k| k - self.start)
+            .ok_or(Stop::Bad)
     }
 }
 
