@@ -776,34 +776,36 @@ impl IndicatorSet {
 
     /// [`Self::url_host_may_hit`], its table lookups through `p`.
     fn url_host_probe<P: Probes>(&self, u: &[u8], p: &mut P) -> bool {
-        let end = u
-            .iter()
-            .position(|&b| {
-                matches!(
-                    b,
-                    b'/' | b'?' | b'#' | b'\\' | b'"' | b'<' | b'>' | b'`' | b'{' | b'}' | 0x7f
-                ) || b <= b' '
-            })
-            .unwrap_or(u.len());
-        let authority = &u[..end];
-        let host_port = match memchr::memrchr(b'@', authority) {
-            Some(k) => &authority[k + 1..],
-            None => authority,
-        };
-        if host_port.first() == Some(&b'[') {
+        // One pass to the end of the authority, keeping its last '@' and the first ':' after
+        // it (hosts are short: byte loops beat setting up vector searches).
+        let (mut host_start, mut colon, mut end) = (0, None, u.len());
+        for (i, &b) in u.iter().enumerate() {
+            match AUTHORITY[b as usize] {
+                A_END => {
+                    end = i;
+                    break;
+                }
+                A_AT => (host_start, colon) = (i + 1, None),
+                A_COLON if colon.is_none() => colon = Some(i),
+                _ => {}
+            }
+        }
+        if u.get(host_start) == Some(&b'[') && host_start < end {
             return true;
         }
-        let h = match memchr::memchr(b':', host_port) {
-            Some(k) => &host_port[..k],
-            None => host_port,
-        };
+        let h = &u[host_start..colon.unwrap_or(end)];
         if h.is_empty() {
             return false; // the matcher gives up on such a URL
         }
-        if h.iter().any(|&b| PCLASS[b as usize] & P_PIECE == 0) {
+        let (mut all, mut any) = (u8::MAX, 0u8);
+        for &b in h {
+            all &= PCLASS[b as usize];
+            any |= PCLASS[b as usize];
+        }
+        if all & P_PIECE == 0 {
             return true; // percent-encoding, odd bytes: left to the full path
         }
-        if h.iter().all(|&b| PCLASS[b as usize] & P_NOT_DIGIT_DOT == 0) {
+        if any & P_NOT_DIGIT_DOT == 0 {
             return match parse_ipv4(h) {
                 Some(a) => p.ip4(self, u32::from(a)),
                 None => true, // WHATWG reads odd IPv4 spellings
@@ -813,22 +815,58 @@ impl IndicatorSet {
         while let [rest @ .., b'.'] = hs {
             hs = rest;
         }
-        if hs.is_empty() || hs[0] == b'.' || memchr::memmem::find(hs, b"..").is_some() {
+        if hs.is_empty() || hs[0] == b'.' {
             return true;
         }
-        let last = match memchr::memrchr(b'.', hs) {
-            Some(d) => &hs[d + 1..],
-            None => hs,
-        };
+        // Backwards once: an empty label (".."), the last dot and the one before it.
+        let (mut last_dot, mut second_dot) = (None, None);
+        let mut k = hs.len();
+        while k > 0 {
+            k -= 1;
+            if hs[k] == b'.' {
+                // `hs` does not end with '.', so a byte follows.
+                if hs[k + 1] == b'.' {
+                    return true;
+                }
+                if last_dot.is_none() {
+                    last_dot = Some(k);
+                } else if second_dot.is_none() {
+                    second_dot = Some(k);
+                }
+            }
+        }
+        let last = last_dot.map_or(hs, |d| &hs[d + 1..]);
         // WHATWG parses a host whose last label is a number as IPv4.
         if last.iter().all(|b| b.is_ascii_digit())
             || (last.len() >= 2 && last[0] == b'0' && (last[1] | 0x20) == b'x')
         {
             return true;
         }
-        p.string(self, two_labels(hs))
+        p.string(self, second_dot.map_or(hs, |d| &hs[d + 1..]))
     }
 }
+
+/// Bytes of a URL's authority for `url_host_probe`: where it ends (as the
+/// matcher's URL splitter ends it), its userinfo mark and its port colon.
+const A_END: u8 = 1;
+const A_AT: u8 = 2;
+const A_COLON: u8 = 3;
+static AUTHORITY: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = match b {
+            b'/' | b'?' | b'#' | b'\\' | b'"' | b'<' | b'>' | b'`' | b'{' | b'}' | 0x7f => A_END,
+            0..=b' ' => A_END,
+            b'@' => A_AT,
+            b':' => A_COLON,
+            _ => 0,
+        };
+        i += 1;
+    }
+    t
+};
 
 /// Longest line the masked pass takes (its masks live on the stack); longer lines take the
 /// word-at-a-time pass.
@@ -948,6 +986,91 @@ mod tests {
             let slow = (0..j).rev().find(|&b| words[b / 64] >> (b % 64) & 1 == 1);
             assert_eq!(prev_bit(&words, j), slow, "{j}");
         }
+    }
+
+    /// The URL-host check as it was written first (several passes, `memchr` searches); the
+    /// one-pass version must answer the same.
+    fn url_host_reference(set: &IndicatorSet, u: &[u8]) -> bool {
+        let end = u
+            .iter()
+            .position(|&b| {
+                matches!(
+                    b,
+                    b'/' | b'?' | b'#' | b'\\' | b'"' | b'<' | b'>' | b'`' | b'{' | b'}' | 0x7f
+                ) || b <= b' '
+            })
+            .unwrap_or(u.len());
+        let authority = &u[..end];
+        let host_port = match memchr::memrchr(b'@', authority) {
+            Some(k) => &authority[k + 1..],
+            None => authority,
+        };
+        if host_port.first() == Some(&b'[') {
+            return true;
+        }
+        let h = match memchr::memchr(b':', host_port) {
+            Some(k) => &host_port[..k],
+            None => host_port,
+        };
+        if h.is_empty() {
+            return false;
+        }
+        if h.iter().any(|&b| PCLASS[b as usize] & P_PIECE == 0) {
+            return true;
+        }
+        if h.iter().all(|&b| PCLASS[b as usize] & P_NOT_DIGIT_DOT == 0) {
+            return match parse_ipv4(h) {
+                Some(a) => set.ip4_may_hit(u32::from(a)),
+                None => true,
+            };
+        }
+        let mut hs = h;
+        while let [rest @ .., b'.'] = hs {
+            hs = rest;
+        }
+        if hs.is_empty() || hs[0] == b'.' || memchr::memmem::find(hs, b"..").is_some() {
+            return true;
+        }
+        let last = match memchr::memrchr(b'.', hs) {
+            Some(d) => &hs[d + 1..],
+            None => hs,
+        };
+        if last.iter().all(|b| b.is_ascii_digit())
+            || (last.len() >= 2 && last[0] == b'0' && (last[1] | 0x20) == b'x')
+        {
+            return true;
+        }
+        set.prefilter().strings.may_contain(two_labels(hs))
+    }
+
+    #[test]
+    fn url_host_check_agrees_with_reference() {
+        let mut b = crate::IndicatorSetBuilder::new();
+        b.add(1, observable::Kind::Url, "http://bad.example/x").unwrap();
+        b.add(2, observable::Kind::Ipv4, "192.0.2.0/24").unwrap();
+        b.add(3, observable::Kind::Domain, "evil.example").unwrap();
+        let set = b.build().unwrap();
+        let parts: &[&[u8]] = &[
+            b"bad.example", b"a.evil.example", b"BAD.Example", b"192.0.2.9", b"198.51.100.1",
+            b"u:p@", b"@", b":", b":80", b"/", b"?q", b"#f", b"[", b"]", b".", b"..", b"-",
+            b"%2e", b"0x", b"12", b"x", b"\xc3\xa9", b" ", b"\"", b"\\", b"bg1.test",
+        ];
+        let mut x = 0x1234_5678_9abc_def1u64;
+        let (mut yes, mut total) = (0, 0);
+        for _ in 0..100_000 {
+            let mut u = Vec::new();
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            for k in 0..(x % 6) {
+                u.extend_from_slice(parts[((x >> (8 * k + 3)) % parts.len() as u64) as usize]);
+            }
+            let want = url_host_reference(&set, &u);
+            assert_eq!(set.url_host_may_hit(&u), want, "{:?}", String::from_utf8_lossy(&u));
+            yes += usize::from(want);
+            total += 1;
+        }
+        assert!(yes > 1000 && total - yes > 1000, "{yes} of {total}");
     }
 
     #[test]
