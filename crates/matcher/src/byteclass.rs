@@ -2,7 +2,8 @@
 //!
 //! [`classify_scalar`] is the reference; [`avx2_classifier`] hands out an AVX2 version (32
 //! bytes per compare) when the CPU has it. Both must agree bit for bit (tested below). This is
-//! the only module of the crate with `unsafe`: the intrinsics and the target-feature call.
+//! the only module of the crate with `unsafe`: the intrinsics, the target-feature call and a
+//! cache prefetch hint.
 
 /// Classes of one 64-byte block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -61,6 +62,21 @@ pub(crate) fn classify_scalar(block: &[u8; 64], sep: u8) -> BlockMasks {
         }
     }
     m
+}
+
+/// Start loading the cache line that holds `x`, without waiting for it: a hint, with no
+/// effect on any result (the prefilter's batched table lookups use it).
+#[inline(always)]
+pub(crate) fn prefetch<T>(x: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults and reads nothing into the program; `x` is a valid
+    // reference anyway, and SSE (the intrinsic's target feature) is part of x86-64.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>(x as *const T as *const i8);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = x;
 }
 
 /// The AVX2 classifier, if this CPU runs it.

@@ -178,6 +178,12 @@ impl Bloom {
         Some((b as u32, x | y << 9 | z << 18))
     }
 
+    /// Start loading `block` (see [`Self::where_is`]).
+    #[inline]
+    pub fn prefetch(&self, block: u32) {
+        byteclass::prefetch(&self.blocks[block as usize]);
+    }
+
     #[inline]
     pub fn holds(&self, block: u32, bits: u32) -> bool {
         let blk = &self.blocks[block as usize];

@@ -242,7 +242,9 @@ enum ProbeKind {
 impl Probes for Batch {
     #[inline]
     fn string(&mut self, set: &IndicatorSet, key: &[u8]) -> bool {
-        if let Some((block, bits)) = set.prefilter().strings.where_is(key) {
+        let strings = &set.prefilter().strings;
+        if let Some((block, bits)) = strings.where_is(key) {
+            strings.prefetch(block);
             self.probes.push(Probe {
                 line: self.line,
                 kind: ProbeKind::String { block, bits },
@@ -251,7 +253,8 @@ impl Probes for Batch {
         false
     }
     #[inline]
-    fn ip4(&mut self, _set: &IndicatorSet, a: u32) -> bool {
+    fn ip4(&mut self, set: &IndicatorSet, a: u32) -> bool {
+        set.prefetch_ip4(a);
         self.probes.push(Probe {
             line: self.line,
             kind: ProbeKind::Ip4(a),
@@ -320,8 +323,9 @@ impl IndicatorSet {
 
     /// Answer every line of a loaded segment (`s` its bytes) as
     /// [`Self::segment_line_scan`] would, for [`Segment::scan`]. The table lookups of all
-    /// lines are recorded first and answered together: each line's checks cost a cache miss
-    /// or two, and a batch of independent loads overlaps them.
+    /// lines are recorded first (their cache lines prefetched) and answered together: each
+    /// line's checks cost a cache miss or two, and a batch of independent loads overlaps
+    /// them.
     pub(crate) fn segment_scan_lines(&self, seg: &mut Segment, s: &[u8], column: Option<usize>) {
         let mut scans = std::mem::take(&mut seg.scans);
         let mut batch = std::mem::take(&mut seg.batch);
