@@ -14,7 +14,9 @@
 //!   AVX2 (`byteclass`), a line up to [`MASKED_MAX_LEN`] bytes is first turned into bitmasks
 //!   (64 bytes per block) and run and piece bounds come from bit scans; otherwise a scalar
 //!   pass finds anchors 8 bytes at a time and walks runs byte by byte. Both give the same
-//!   answer (tested on lines cut at block ends). Every candidate piece is checked in every shape that could hit: dotted
+//!   answer (tested on lines cut at block ends). The scanner mostly uses a third form,
+//!   `segment`: many lines classified at once, each answered from its slice of the masks,
+//!   with the filter lookups of all of them batched; it answers as the line passes do. Every candidate piece is checked in every shape that could hit: dotted
 //!   quad → IPv4 /24 bitmap; other dotted piece → its two-label suffix in a Bloom filter of
 //!   the two-label suffixes of indicator domains, URL-indicator hosts and e-mail domains
 //!   (trimmed both ways when it starts or ends with `-`); hex piece of hash length → the same
