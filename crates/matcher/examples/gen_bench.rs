@@ -93,7 +93,13 @@ fn main() {
             let mut rounds = Vec::new();
             for _ in 0..repeat {
                 let cpu0 = cpu_secs();
-                for name in ["dns.jsonl", "proxy.log", "conn.log", "http.log", "files.log"] {
+                for name in [
+                    "dns.jsonl",
+                    "proxy.log",
+                    "conn.log",
+                    "http.log",
+                    "files.log",
+                ] {
                     scanner
                         .scan_path(&dir.join(name), &set, &mut |_: &matcher::Hit| {})
                         .expect("scan");

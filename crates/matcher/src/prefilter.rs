@@ -165,7 +165,8 @@ impl Bloom {
 
     #[inline]
     pub fn may_contain(&self, key: &[u8]) -> bool {
-        self.where_is(key).is_some_and(|(b, bits)| self.holds(b, bits))
+        self.where_is(key)
+            .is_some_and(|(b, bits)| self.holds(b, bits))
     }
 
     /// The block and three bits (9 bits each, packed) that `key` sets; `None` for an empty
@@ -1054,14 +1055,38 @@ mod tests {
     #[test]
     fn url_host_check_agrees_with_reference() {
         let mut b = crate::IndicatorSetBuilder::new();
-        b.add(1, observable::Kind::Url, "http://bad.example/x").unwrap();
+        b.add(1, observable::Kind::Url, "http://bad.example/x")
+            .unwrap();
         b.add(2, observable::Kind::Ipv4, "192.0.2.0/24").unwrap();
         b.add(3, observable::Kind::Domain, "evil.example").unwrap();
         let set = b.build().unwrap();
         let parts: &[&[u8]] = &[
-            b"bad.example", b"a.evil.example", b"BAD.Example", b"192.0.2.9", b"198.51.100.1",
-            b"u:p@", b"@", b":", b":80", b"/", b"?q", b"#f", b"[", b"]", b".", b"..", b"-",
-            b"%2e", b"0x", b"12", b"x", b"\xc3\xa9", b" ", b"\"", b"\\", b"bg1.test",
+            b"bad.example",
+            b"a.evil.example",
+            b"BAD.Example",
+            b"192.0.2.9",
+            b"198.51.100.1",
+            b"u:p@",
+            b"@",
+            b":",
+            b":80",
+            b"/",
+            b"?q",
+            b"#f",
+            b"[",
+            b"]",
+            b".",
+            b"..",
+            b"-",
+            b"%2e",
+            b"0x",
+            b"12",
+            b"x",
+            b"\xc3\xa9",
+            b" ",
+            b"\"",
+            b"\\",
+            b"bg1.test",
         ];
         let mut x = 0x1234_5678_9abc_def1u64;
         let (mut yes, mut total) = (0, 0);
@@ -1074,7 +1099,12 @@ mod tests {
                 u.extend_from_slice(parts[((x >> (8 * k + 3)) % parts.len() as u64) as usize]);
             }
             let want = url_host_reference(&set, &u);
-            assert_eq!(set.url_host_may_hit(&u), want, "{:?}", String::from_utf8_lossy(&u));
+            assert_eq!(
+                set.url_host_may_hit(&u),
+                want,
+                "{:?}",
+                String::from_utf8_lossy(&u)
+            );
             yes += usize::from(want);
             total += 1;
         }

@@ -855,7 +855,9 @@ impl<'s> Worker<'s> {
                 // A line the prefilter passed has no backslash, so the segment's quote bits
                 // are its string bounds.
                 let valid = match at {
-                    Some(a) => json::accepts_with(line, a.seg.quotes(a.start, a.start + line.len())),
+                    Some(a) => {
+                        json::accepts_with(line, a.seg.quotes(a.start, a.start + line.len()))
+                    }
                     None => json::accepts(line),
                 };
                 match valid {

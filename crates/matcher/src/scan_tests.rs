@@ -1016,8 +1016,24 @@ fn json_validator_on_quote_bits_agrees_with_byte_scan() {
     use crate::formats::json::{accepts, accepts_with};
     use crate::prefilter::{Segment, SEGMENT_LEN};
     let frags = [
-        "{", "}", "[", "]", "\"", ":", ",", " ", "\"k\"", "\"v w\"", "1", "-2.5e3", "true", "null",
-        "x", "\"a\":\"b\"", "{\"q\":\"x.y\"}", "\"long string of more than sixteen bytes\"",
+        "{",
+        "}",
+        "[",
+        "]",
+        "\"",
+        ":",
+        ",",
+        " ",
+        "\"k\"",
+        "\"v w\"",
+        "1",
+        "-2.5e3",
+        "true",
+        "null",
+        "x",
+        "\"a\":\"b\"",
+        "{\"q\":\"x.y\"}",
+        "\"long string of more than sixteen bytes\"",
     ];
     let mut rng = Xorshift(0x0bad_5eed_1234_5678);
     let mut seg = Segment::new();
@@ -1034,7 +1050,9 @@ fn json_validator_on_quote_bits_agrees_with_byte_scan() {
                     rng.below(100)
                 )
             } else {
-                (0..1 + rng.below(14)).map(|_| frags[rng.below(frags.len())]).collect()
+                (0..1 + rng.below(14))
+                    .map(|_| frags[rng.below(frags.len())])
+                    .collect()
             };
             data.extend_from_slice(line.as_bytes());
             data.push(b'\n');

@@ -12,7 +12,7 @@ use crate::byteclass::{BlockMasks, Classifier};
 use crate::formats::json::{Stop, StringEnds};
 use crate::set::IndicatorSet;
 
-/// Bytes classified per segment: small enough that its masks stay in L1 (7 × 1 KiB).
+/// Bytes classified per segment: small enough that its masks stay in L1 (8 × 1 KiB).
 pub(crate) const SEGMENT_LEN: usize = 8192;
 const WORDS: usize = SEGMENT_LEN / 64;
 
@@ -122,14 +122,22 @@ impl Segment {
         let mut prev_nonrun = 1u64 << 63;
         for w in 0..words {
             let nr = self.nonrun[w];
-            let next_nr = if w + 1 < words { self.nonrun[w + 1] } else { u64::MAX };
+            let next_nr = if w + 1 < words {
+                self.nonrun[w + 1]
+            } else {
+                u64::MAX
+            };
             let before = (nr << 1) | (prev_nonrun >> 63);
             let after = (nr >> 1) | (next_nr << 63);
             let colon = self.anchor[w] & self.nonpiece[w] & !nr; // ':' is the only split anchor
             self.anchor[w] &= !(colon & before & after);
             prev_nonrun = nr;
             // Bit i of `v`: bytes i..i+31 (of this word and the next) are all piece bytes.
-            let next_piece = if w + 1 < words { !self.nonpiece[w + 1] } else { 0 };
+            let next_piece = if w + 1 < words {
+                !self.nonpiece[w + 1]
+            } else {
+                0
+            };
             let mut v = (!self.nonpiece[w] as u128) | ((next_piece as u128) << 64);
             v &= v >> 1;
             v &= v >> 2;
@@ -235,7 +243,10 @@ struct Probe {
 
 enum ProbeKind {
     /// A Bloom filter block and its three packed bit positions (`Bloom::where_is`).
-    String { block: u32, bits: u32 },
+    String {
+        block: u32,
+        bits: u32,
+    },
     Ip4(u32),
 }
 
@@ -332,7 +343,11 @@ impl IndicatorSet {
         scans.clear();
         batch.probes.clear();
         for (i, (ls, le)) in seg.lines().enumerate() {
-            let le = if le > ls && s[le - 1] == b'\r' { le - 1 } else { le };
+            let le = if le > ls && s[le - 1] == b'\r' {
+                le - 1
+            } else {
+                le
+            };
             batch.line = i as u32;
             let mark = batch.probes.len();
             let scan = self.segment_line_probe(seg, s, ls, le, column, &mut batch);
