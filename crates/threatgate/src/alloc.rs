@@ -94,10 +94,14 @@ mod tests {
         unsafe {
             let before: Vec<*mut u8> = (0..64).map(|_| a.alloc(small)).collect();
             let before_big = a.alloc_zeroed(big);
-            assert!(before.iter().all(|&p| libmimalloc_sys::mi_is_in_heap_region(p as _)));
+            assert!(before
+                .iter()
+                .all(|&p| libmimalloc_sys::mi_is_in_heap_region(p as _)));
             use_system_allocator();
             let after: Vec<*mut u8> = (0..64).map(|_| a.alloc(small)).collect();
-            assert!(after.iter().all(|&p| !libmimalloc_sys::mi_is_in_heap_region(p as _)));
+            assert!(after
+                .iter()
+                .all(|&p| !libmimalloc_sys::mi_is_in_heap_region(p as _)));
             assert!(!ThreatgateAlloc::is_mimallocs(after[0]));
             assert!(ThreatgateAlloc::is_mimallocs(before[0]));
             // Grow one of each past their size class, keeping the contents.
@@ -110,7 +114,13 @@ mod tests {
             let grown = Layout::from_size_align(4096, 8).unwrap();
             a.dealloc(grown_before, grown);
             a.dealloc(grown_after, grown);
-            for p in before.into_iter().chain(after).enumerate().filter(|(i, _)| *i % 64 != 1).map(|(_, p)| p) {
+            for p in before
+                .into_iter()
+                .chain(after)
+                .enumerate()
+                .filter(|(i, _)| *i % 64 != 1)
+                .map(|(_, p)| p)
+            {
                 a.dealloc(p, small);
             }
             assert_eq!(*before_big, 0);

@@ -752,7 +752,12 @@ conformance!(later_batches_reuse_observables_resolved_earlier, |ts| {
     let scope = scope_for(&ts.store, &w.partner, Utc::now(), Channel::Interactive).unwrap();
     for (value, kind, labels, linked) in [
         ("192.0.2.1", Kind::Ipv4, vec!["first", "second"], [0, 2]),
-        ("198.51.100.7", Kind::Ipv4, vec!["again", "earlier", "third"], [1, 3]),
+        (
+            "198.51.100.7",
+            Kind::Ipv4,
+            vec!["again", "earlier", "third"],
+            [1, 3],
+        ),
     ] {
         let o = ts.store.observable(kind, value).unwrap().unwrap();
         let recs = ts.store.visible_records(o.id, &scope).unwrap();

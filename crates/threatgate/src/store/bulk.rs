@@ -55,7 +55,10 @@ impl KnownObservables {
 
     fn remember(&mut self, kind: Kind, value: &str, id: i64) {
         if self.len < MAX_KNOWN_OBSERVABLES {
-            self.by_kind.entry(kind).or_default().insert(value.into(), id);
+            self.by_kind
+                .entry(kind)
+                .or_default()
+                .insert(value.into(), id);
             self.len += 1;
         }
     }

@@ -359,7 +359,9 @@ mod tests {
     use super::*;
 
     fn cache_kib(c: &mut dyn Conn) -> i64 {
-        -c.query("PRAGMA cache_size", &[]).unwrap()[0].i64(0).unwrap()
+        -c.query("PRAGMA cache_size", &[]).unwrap()[0]
+            .i64(0)
+            .unwrap()
     }
 
     /// A bulk load's larger page cache lasts until its transaction ends, committed or not.
@@ -381,7 +383,9 @@ mod tests {
         let mut tx = db.begin().unwrap();
         assert_eq!(cache_kib(&mut *tx), WRITER_CACHE_KIB, "after rollback");
         assert_eq!(
-            tx.query("SELECT COUNT(*) FROM t", &[]).unwrap()[0].i64(0).unwrap(),
+            tx.query("SELECT COUNT(*) FROM t", &[]).unwrap()[0]
+                .i64(0)
+                .unwrap(),
             0
         );
     }
