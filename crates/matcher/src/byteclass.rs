@@ -2,7 +2,8 @@
 //!
 //! [`classify_scalar`] is the reference; [`avx2_classifier`] hands out an AVX2 version (32
 //! bytes per compare) when the CPU has it. Both must agree bit for bit (tested below). This is
-//! the only module of the crate with `unsafe`: the intrinsics and the target-feature call.
+//! the only module of the crate with `unsafe`: the intrinsics, the target-feature call and a
+//! cache prefetch hint.
 
 /// Classes of one 64-byte block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -17,6 +18,10 @@ pub(crate) struct BlockMasks {
     pub special: u64,
     /// Bytes equal to the separator.
     pub sep: u64,
+    /// `\n`: line ends, so a buffer of many lines is classified once (`segment`).
+    pub newline: u64,
+    /// `"`: JSON string bounds, so the JSON validator jumps from quote to quote.
+    pub quote: u64,
 }
 
 /// A block classifier: safe to call once obtained.
@@ -49,8 +54,29 @@ pub(crate) fn classify_scalar(block: &[u8; 64], sep: u8) -> BlockMasks {
         if b == sep {
             m.sep |= bit;
         }
+        if b == b'\n' {
+            m.newline |= bit;
+        }
+        if b == b'"' {
+            m.quote |= bit;
+        }
     }
     m
+}
+
+/// Start loading the cache line that holds `x`, without waiting for it: a hint, with no
+/// effect on any result (the prefilter's batched table lookups use it).
+#[inline(always)]
+pub(crate) fn prefetch<T>(x: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults and reads nothing into the program; `x` is a valid
+    // reference anyway, and SSE (the intrinsic's target feature) is part of x86-64.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>(x as *const T as *const i8);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = x;
 }
 
 /// The AVX2 classifier, if this CPU runs it.
@@ -89,14 +115,16 @@ mod x86 {
             split: join(lo.2, hi.2),
             special: join(lo.3, hi.3),
             sep: join(lo.4, hi.4),
+            newline: join(lo.5, hi.5),
+            quote: join(lo.6, hi.6),
         }
     }
 
-    /// (nonrun, anchor, split, special, sep) of 32 bytes. Compares are signed, so bytes ≥ 0x80
+    /// (nonrun, anchor, split, special, sep, newline, quote) of 32 bytes. Compares are signed, so bytes ≥ 0x80
     /// (negative) fall outside every ASCII range.
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn half(bytes: &[u8; 32], sep: u8) -> (u32, u32, u32, u32, u32) {
+    fn half(bytes: &[u8; 32], sep: u8) -> (u32, u32, u32, u32, u32, u32, u32) {
         // SAFETY: `bytes` is 32 readable bytes; `loadu` has no alignment requirement.
         let v = unsafe { _mm256_loadu_si256(bytes.as_ptr() as *const __m256i) };
         let set = |b: u8| _mm256_set1_epi8(b as i8);
@@ -128,6 +156,8 @@ mod x86 {
             mask(split),
             mask(special),
             mask(eq(sep)),
+            mask(eq(b'\n')),
+            mask(eq(b'"')),
         )
     }
 }

@@ -896,7 +896,9 @@ fn trim_ascii(v: &[u8]) -> &[u8] {
 /// validation or allocation.
 #[inline]
 pub(crate) fn parse_ipv4(t: &[u8]) -> Option<Ipv4Addr> {
-    let mut octets = [0u8; 4];
+    // The address is shifted together in a register: four byte stores read back as one u32
+    // stall on store forwarding, and this runs for every dotted quad of every line.
+    let mut addr: u32 = 0;
     let mut k = 0;
     let mut val: u32 = 0;
     let mut digits = 0;
@@ -906,7 +908,7 @@ pub(crate) fn parse_ipv4(t: &[u8]) -> Option<Ipv4Addr> {
             if digits == 0 || k == 3 {
                 return None;
             }
-            octets[k] = val as u8;
+            addr = addr << 8 | val;
             k += 1;
             val = 0;
             digits = 0;
@@ -930,8 +932,7 @@ pub(crate) fn parse_ipv4(t: &[u8]) -> Option<Ipv4Addr> {
     if k != 3 || digits == 0 {
         return None;
     }
-    octets[3] = val as u8;
-    Some(Ipv4Addr::from(octets))
+    Some(Ipv4Addr::from(addr << 8 | val))
 }
 
 #[cfg(test)]
@@ -1094,6 +1095,23 @@ mod tests {
         ] {
             assert_eq!(parse_ipv4(s.as_bytes()), s.parse().ok(), "{s}");
         }
+        // Random strings of digits and dots (and a stray letter), 0 to 17 bytes.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let alphabet = b"0123456789....0019255a";
+        let mut valid = 0;
+        for _ in 0..300_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 18) as usize;
+            let s: String = (0..len)
+                .map(|i| alphabet[((x >> (3 * i + 5)) % alphabet.len() as u64) as usize] as char)
+                .collect();
+            let want: Option<std::net::Ipv4Addr> = s.parse().ok();
+            valid += usize::from(want.is_some());
+            assert_eq!(parse_ipv4(s.as_bytes()), want, "{s}");
+        }
+        assert!(valid > 100, "{valid}");
     }
 
     #[test]

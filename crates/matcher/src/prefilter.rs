@@ -14,7 +14,9 @@
 //!   AVX2 (`byteclass`), a line up to [`MASKED_MAX_LEN`] bytes is first turned into bitmasks
 //!   (64 bytes per block) and run and piece bounds come from bit scans; otherwise a scalar
 //!   pass finds anchors 8 bytes at a time and walks runs byte by byte. Both give the same
-//!   answer (tested on lines cut at block ends). Every candidate piece is checked in every shape that could hit: dotted
+//!   answer (tested on lines cut at block ends). The scanner mostly uses a third form,
+//!   `segment`: many lines classified at once, each answered from its slice of the masks,
+//!   with the filter lookups of all of them batched; it answers as the line passes do. Every candidate piece is checked in every shape that could hit: dotted
 //!   quad → IPv4 /24 bitmap; other dotted piece → its two-label suffix in a Bloom filter of
 //!   the two-label suffixes of indicator domains, URL-indicator hosts and e-mail domains
 //!   (trimmed both ways when it starts or ends with `-`); hex piece of hash length → the same
@@ -35,6 +37,9 @@ use std::net::Ipv6Addr;
 use crate::byteclass::{self, Classifier};
 use crate::extract::parse_ipv4;
 use crate::set::IndicatorSet;
+
+mod segment;
+pub(crate) use segment::{Segment, SEGMENT_LEN};
 
 const P_PIECE: u8 = 1; // [A-Za-z0-9._-]
 const P_SPLIT: u8 = 2; // ':' '@' '+': token bytes that split pieces
@@ -94,6 +99,30 @@ pub(crate) struct LineScan {
     pub column: Option<(usize, usize)>,
 }
 
+/// Where the prefilter's table lookups go. The checks only ever OR lookup answers into
+/// "maybe", so a lookup may be answered at once ([`Now`]) or recorded and answered later
+/// with many others (`segment::Batch`), whose cache misses then overlap.
+pub(crate) trait Probes {
+    /// May the string filter (two-label suffixes, hashes) hold `key`?
+    fn string(&mut self, set: &IndicatorSet, key: &[u8]) -> bool;
+    /// May an IPv4 indicator lie in the /24 of `a`?
+    fn ip4(&mut self, set: &IndicatorSet, a: u32) -> bool;
+}
+
+/// Lookups answered as they are asked.
+pub(crate) struct Now;
+
+impl Probes for Now {
+    #[inline]
+    fn string(&mut self, set: &IndicatorSet, key: &[u8]) -> bool {
+        set.prefilter().strings.may_contain(key)
+    }
+    #[inline]
+    fn ip4(&mut self, set: &IndicatorSet, a: u32) -> bool {
+        set.ip4_may_hit(a)
+    }
+}
+
 /// Can `sep` separate Zeek columns without hiding tokens from the prefilter?
 pub(crate) fn usable_separator(sep: u8) -> bool {
     PCLASS[sep as usize] & (P_RUN | P_SLOW) == 0 && !matches!(sep, b'/' | b'[' | b'(' | b'{')
@@ -136,13 +165,36 @@ impl Bloom {
 
     #[inline]
     pub fn may_contain(&self, key: &[u8]) -> bool {
+        self.where_is(key)
+            .is_some_and(|(b, bits)| self.holds(b, bits))
+    }
+
+    /// The block and three bits (9 bits each, packed) that `key` sets; `None` for an empty
+    /// filter. [`Self::holds`] answers for them: the lookup split in two, so a batch can
+    /// hash every key first and touch the blocks after.
+    #[inline]
+    pub fn where_is(&self, key: &[u8]) -> Option<(u32, u32)> {
         if self.blocks.is_empty() {
-            return false;
+            return None;
         }
-        let (b, bits) = self.spots(key_hash(key));
-        let blk = &self.blocks[b];
-        bits.iter()
-            .all(|&bit| blk[(bit / 64) as usize] & (1 << (bit % 64)) != 0)
+        let (b, [x, y, z]) = self.spots(key_hash(key));
+        Some((b as u32, x | y << 9 | z << 18))
+    }
+
+    /// Start loading `block` (see [`Self::where_is`]).
+    #[inline]
+    pub fn prefetch(&self, block: u32) {
+        byteclass::prefetch(&self.blocks[block as usize]);
+    }
+
+    #[inline]
+    pub fn holds(&self, block: u32, bits: u32) -> bool {
+        let blk = &self.blocks[block as usize];
+        let bit = |k: u32| {
+            let i = (bits >> (9 * k)) & 511;
+            blk[(i / 64) as usize] & (1 << (i % 64)) != 0
+        };
+        bit(0) & bit(1) & bit(2)
     }
 
     pub fn memory(&self) -> usize {
@@ -342,7 +394,7 @@ impl IndicatorSet {
     /// [`Self::line_may_hit`], scalar: eight bytes at a time, then samples for long pieces.
     pub(crate) fn line_may_hit_words(&self, s: &[u8], sep: u8) -> Option<usize> {
         let seps = self.anchors_may_hit_words(s, sep)?;
-        (!self.long_pieces_may_hit(s)).then_some(seps)
+        (!self.long_pieces_may_hit(s, &mut Now)).then_some(seps)
     }
 
     /// [`Self::line_may_hit`] from bitmasks of the whole line (64 bytes per block): run and
@@ -402,7 +454,7 @@ impl IndicatorSet {
             if en - st == 1 && s[j] == b':' {
                 continue;
             }
-            if self.run_span_may_hit(s, st, en) {
+            if self.run_span_may_hit(s, st, en, &mut Now) {
                 return None;
             }
         }
@@ -416,7 +468,7 @@ impl IndicatorSet {
             let st = prev_bit(nonpiece, k - 16).map_or(0, |b| b + 1);
             let en = next_bit(nonpiece, k).unwrap_or(n);
             let acc = s[st..en].iter().fold(0u8, |a, &b| a | PCLASS[b as usize]);
-            if self.piece_may_hit(&s[st..en], acc) {
+            if self.piece_may_hit(&s[st..en], acc, &mut Now) {
                 return None;
             }
             k = en + 17;
@@ -494,7 +546,7 @@ impl IndicatorSet {
                 if st == j && s[j] == b':' && not_run(s.get(j + 1)) {
                     continue;
                 }
-                match self.run_from_may_hit(s, st) {
+                match self.run_from_may_hit(s, st, &mut Now) {
                     Ok(en) => covered = en,
                     Err(()) => return None,
                 }
@@ -508,7 +560,7 @@ impl IndicatorSet {
 
     /// Pieces of 32 bytes or more (hashes): each covers samples `k` and `k + 16`.
     #[inline]
-    fn long_pieces_may_hit(&self, s: &[u8]) -> bool {
+    fn long_pieces_may_hit<P: Probes>(&self, s: &[u8], p: &mut P) -> bool {
         let n = s.len();
         let piece = |k: usize| PCLASS[s[k] as usize] & P_PIECE != 0;
         let mut k = 16;
@@ -526,7 +578,7 @@ impl IndicatorSet {
                 en += 1;
             }
             let acc = s[st..en].iter().fold(0u8, |a, &b| a | PCLASS[b as usize]);
-            if self.piece_may_hit(&s[st..en], acc) {
+            if self.piece_may_hit(&s[st..en], acc, p) {
                 return true;
             }
             k = en + 17;
@@ -536,7 +588,7 @@ impl IndicatorSet {
 
     /// The run starting at `st` (maximal token bytes): its pieces, its IPv6 shape, and the
     /// URL host after it when it ends a scheme. `Ok(end of the run)` if it cannot hit.
-    fn run_from_may_hit(&self, s: &[u8], st: usize) -> Result<usize, ()> {
+    fn run_from_may_hit<P: Probes>(&self, s: &[u8], st: usize, p: &mut P) -> Result<usize, ()> {
         // Find the end first in a tight loop; most runs (addresses, names, times) hold no
         // ':', '@' or '+' and are one piece.
         let tail = &s[st..];
@@ -549,7 +601,7 @@ impl IndicatorSet {
                 c & P_RUN == 0
             })
             .unwrap_or(tail.len());
-        if self.run_classes_may_hit(s, st, st + k, run_acc) {
+        if self.run_classes_may_hit(s, st, st + k, run_acc, p) {
             Err(())
         } else {
             Ok(st + k)
@@ -558,14 +610,21 @@ impl IndicatorSet {
 
     /// The run `s[st..en]` (maximal token bytes), as [`Self::run_from_may_hit`].
     #[inline]
-    fn run_span_may_hit(&self, s: &[u8], st: usize, en: usize) -> bool {
+    fn run_span_may_hit<P: Probes>(&self, s: &[u8], st: usize, en: usize, p: &mut P) -> bool {
         let run_acc = s[st..en].iter().fold(0u8, |a, &b| a | PCLASS[b as usize]);
-        self.run_classes_may_hit(s, st, en, run_acc)
+        self.run_classes_may_hit(s, st, en, run_acc, p)
     }
 
     /// The run `s[st..en]`, `run_acc` the OR of its class bits (and perhaps of the byte
     /// after it, which adds only P_SLOW / P_OPEN, which no check below reads).
-    fn run_classes_may_hit(&self, s: &[u8], st: usize, en: usize, run_acc: u8) -> bool {
+    fn run_classes_may_hit<P: Probes>(
+        &self,
+        s: &[u8],
+        st: usize,
+        en: usize,
+        run_acc: u8,
+        p: &mut P,
+    ) -> bool {
         let run = &s[st..en];
         let (mut acc, mut ps) = (run_acc, 0usize);
         if run_acc & P_DOT == 0 {
@@ -577,7 +636,7 @@ impl IndicatorSet {
             for (i, &b) in run.iter().enumerate() {
                 let c = PCLASS[b as usize];
                 if c & P_SPLIT != 0 {
-                    if worth_checking(acc, i - ps) && self.piece_may_hit(&run[ps..i], acc) {
+                    if worth_checking(acc, i - ps) && self.piece_may_hit(&run[ps..i], acc, p) {
                         return true;
                     }
                     ps = i + 1;
@@ -587,11 +646,12 @@ impl IndicatorSet {
                 }
             }
         }
-        self.run_end_may_hit(s, run, en, acc, ps, run_acc)
+        self.run_end_may_hit(s, run, en, acc, ps, run_acc, p)
     }
 
     #[inline]
-    fn run_end_may_hit(
+    #[allow(clippy::too_many_arguments)]
+    fn run_end_may_hit<P: Probes>(
         &self,
         s: &[u8],
         run: &[u8],
@@ -599,8 +659,9 @@ impl IndicatorSet {
         acc: u8,
         ps: usize,
         run_acc: u8,
+        p: &mut P,
     ) -> bool {
-        if (worth_checking(acc, run.len() - ps) && self.piece_may_hit(&run[ps..], acc))
+        if (worth_checking(acc, run.len() - ps) && self.piece_may_hit(&run[ps..], acc, p))
             || (run_acc & P_SPLIT != 0 && self.run_may_hit(run, run_acc))
         {
             return true;
@@ -612,7 +673,7 @@ impl IndicatorSet {
             while k > 0 && r.len() - k < MAX_SCHEME_LEN && is_scheme_byte(r[k - 1]) {
                 k -= 1;
             }
-            if self.url_host_may_hit(&s[en + 2..]) || self.run_prefix_may_hit(&r[..k]) {
+            if self.url_host_probe(&s[en + 2..], p) || self.run_prefix_may_hit(&r[..k], p) {
                 return true;
             }
         }
@@ -620,7 +681,7 @@ impl IndicatorSet {
     }
 
     /// A run cut where the tokeniser cuts it (before a URL scheme): checked in full again.
-    fn run_prefix_may_hit(&self, r: &[u8]) -> bool {
+    fn run_prefix_may_hit<P: Probes>(&self, r: &[u8], p: &mut P) -> bool {
         if r.is_empty() {
             return false;
         }
@@ -629,7 +690,7 @@ impl IndicatorSet {
             let c = PCLASS[b as usize];
             run_acc |= c;
             if c & P_SPLIT != 0 {
-                if self.piece_may_hit(&r[start..k], acc) {
+                if self.piece_may_hit(&r[start..k], acc, p) {
                     return true;
                 }
                 start = k + 1;
@@ -638,7 +699,7 @@ impl IndicatorSet {
                 acc |= c;
             }
         }
-        self.piece_may_hit(&r[start..], acc) || self.run_may_hit(r, run_acc)
+        self.piece_may_hit(&r[start..], acc, p) || self.run_may_hit(r, run_acc)
     }
 
     /// Whole-run shapes: IPv6 addresses (the tokeniser parses runs with two colons or more).
@@ -676,18 +737,18 @@ impl IndicatorSet {
 
     /// One piece: `[A-Za-z0-9._-]+`, `acc` the OR of its class bits.
     #[inline(never)]
-    fn piece_may_hit(&self, p: &[u8], acc: u8) -> bool {
+    fn piece_may_hit<P: Probes>(&self, piece: &[u8], acc: u8, probes: &mut P) -> bool {
         if acc & P_DOT == 0 {
-            if p.len() < 32 {
+            if piece.len() < 32 {
                 return false;
             }
             // A hash: hex of hash length once the tokeniser's trimming is done.
-            let core = trim_dots_dashes(p);
+            let core = trim_dots_dashes(piece);
             return matches!(core.len(), 32 | 40 | 64 | 128)
                 && core.iter().all(|&b| PCLASS[b as usize] & P_NOT_HEX == 0)
-                && self.prefilter().strings.may_contain(core);
+                && probes.string(self, core);
         }
-        let core = trim_dots_dashes(p);
+        let core = trim_dots_dashes(piece);
         if core.is_empty() {
             return false;
         }
@@ -699,19 +760,18 @@ impl IndicatorSet {
         };
         if digit_dot {
             return core.len() <= 15
-                && parse_ipv4(core).is_some_and(|a| self.ip4_may_hit(u32::from(a)));
+                && parse_ipv4(core).is_some_and(|a| probes.ip4(self, u32::from(a)));
         }
-        let pf = self.prefilter();
-        if pf.strings.may_contain(two_labels(core)) {
+        if probes.string(self, two_labels(core)) {
             return true;
         }
         // E-mail domains and URL hosts keep a leading or trailing '-' that tokens lose.
-        if matches!(p.first(), Some(b'-')) || matches!(p.last(), Some(b'-')) {
-            let mut v = p;
+        if matches!(piece.first(), Some(b'-')) || matches!(piece.last(), Some(b'-')) {
+            let mut v = piece;
             while let [rest @ .., b'.'] = v {
                 v = rest;
             }
-            if !v.is_empty() && v[0] != b'.' && pf.strings.may_contain(two_labels(v)) {
+            if !v.is_empty() && v[0] != b'.' && probes.string(self, two_labels(v)) {
                 return true;
             }
         }
@@ -720,36 +780,43 @@ impl IndicatorSet {
 
     /// The host of a URL, `u` starting right after "://" (or a Zeek http `host` column).
     pub(crate) fn url_host_may_hit(&self, u: &[u8]) -> bool {
-        let end = u
-            .iter()
-            .position(|&b| {
-                matches!(
-                    b,
-                    b'/' | b'?' | b'#' | b'\\' | b'"' | b'<' | b'>' | b'`' | b'{' | b'}' | 0x7f
-                ) || b <= b' '
-            })
-            .unwrap_or(u.len());
-        let authority = &u[..end];
-        let host_port = match memchr::memrchr(b'@', authority) {
-            Some(k) => &authority[k + 1..],
-            None => authority,
-        };
-        if host_port.first() == Some(&b'[') {
+        self.url_host_probe(u, &mut Now)
+    }
+
+    /// [`Self::url_host_may_hit`], its table lookups through `p`.
+    fn url_host_probe<P: Probes>(&self, u: &[u8], p: &mut P) -> bool {
+        // One pass to the end of the authority, keeping its last '@' and the first ':' after
+        // it (hosts are short: byte loops beat setting up vector searches).
+        let (mut host_start, mut colon, mut end) = (0, None, u.len());
+        for (i, &b) in u.iter().enumerate() {
+            match AUTHORITY[b as usize] {
+                A_END => {
+                    end = i;
+                    break;
+                }
+                A_AT => (host_start, colon) = (i + 1, None),
+                A_COLON if colon.is_none() => colon = Some(i),
+                _ => {}
+            }
+        }
+        if u.get(host_start) == Some(&b'[') && host_start < end {
             return true;
         }
-        let h = match memchr::memchr(b':', host_port) {
-            Some(k) => &host_port[..k],
-            None => host_port,
-        };
+        let h = &u[host_start..colon.unwrap_or(end)];
         if h.is_empty() {
             return false; // the matcher gives up on such a URL
         }
-        if h.iter().any(|&b| PCLASS[b as usize] & P_PIECE == 0) {
+        let (mut all, mut any) = (u8::MAX, 0u8);
+        for &b in h {
+            all &= PCLASS[b as usize];
+            any |= PCLASS[b as usize];
+        }
+        if all & P_PIECE == 0 {
             return true; // percent-encoding, odd bytes: left to the full path
         }
-        if h.iter().all(|&b| PCLASS[b as usize] & P_NOT_DIGIT_DOT == 0) {
+        if any & P_NOT_DIGIT_DOT == 0 {
             return match parse_ipv4(h) {
-                Some(a) => self.ip4_may_hit(u32::from(a)),
+                Some(a) => p.ip4(self, u32::from(a)),
                 None => true, // WHATWG reads odd IPv4 spellings
             };
         }
@@ -757,22 +824,58 @@ impl IndicatorSet {
         while let [rest @ .., b'.'] = hs {
             hs = rest;
         }
-        if hs.is_empty() || hs[0] == b'.' || memchr::memmem::find(hs, b"..").is_some() {
+        if hs.is_empty() || hs[0] == b'.' {
             return true;
         }
-        let last = match memchr::memrchr(b'.', hs) {
-            Some(d) => &hs[d + 1..],
-            None => hs,
-        };
+        // Backwards once: an empty label (".."), the last dot and the one before it.
+        let (mut last_dot, mut second_dot) = (None, None);
+        let mut k = hs.len();
+        while k > 0 {
+            k -= 1;
+            if hs[k] == b'.' {
+                // `hs` does not end with '.', so a byte follows.
+                if hs[k + 1] == b'.' {
+                    return true;
+                }
+                if last_dot.is_none() {
+                    last_dot = Some(k);
+                } else if second_dot.is_none() {
+                    second_dot = Some(k);
+                }
+            }
+        }
+        let last = last_dot.map_or(hs, |d| &hs[d + 1..]);
         // WHATWG parses a host whose last label is a number as IPv4.
         if last.iter().all(|b| b.is_ascii_digit())
             || (last.len() >= 2 && last[0] == b'0' && (last[1] | 0x20) == b'x')
         {
             return true;
         }
-        self.prefilter().strings.may_contain(two_labels(hs))
+        p.string(self, second_dot.map_or(hs, |d| &hs[d + 1..]))
     }
 }
+
+/// Bytes of a URL's authority for `url_host_probe`: where it ends (as the
+/// matcher's URL splitter ends it), its userinfo mark and its port colon.
+const A_END: u8 = 1;
+const A_AT: u8 = 2;
+const A_COLON: u8 = 3;
+static AUTHORITY: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = match b {
+            b'/' | b'?' | b'#' | b'\\' | b'"' | b'<' | b'>' | b'`' | b'{' | b'}' | 0x7f => A_END,
+            0..=b' ' => A_END,
+            b'@' => A_AT,
+            b':' => A_COLON,
+            _ => 0,
+        };
+        i += 1;
+    }
+    t
+};
 
 /// Longest line the masked pass takes (its masks live on the stack); longer lines take the
 /// word-at-a-time pass.
@@ -892,6 +995,120 @@ mod tests {
             let slow = (0..j).rev().find(|&b| words[b / 64] >> (b % 64) & 1 == 1);
             assert_eq!(prev_bit(&words, j), slow, "{j}");
         }
+    }
+
+    /// The URL-host check as it was written first (several passes, `memchr` searches); the
+    /// one-pass version must answer the same.
+    fn url_host_reference(set: &IndicatorSet, u: &[u8]) -> bool {
+        let end = u
+            .iter()
+            .position(|&b| {
+                matches!(
+                    b,
+                    b'/' | b'?' | b'#' | b'\\' | b'"' | b'<' | b'>' | b'`' | b'{' | b'}' | 0x7f
+                ) || b <= b' '
+            })
+            .unwrap_or(u.len());
+        let authority = &u[..end];
+        let host_port = match memchr::memrchr(b'@', authority) {
+            Some(k) => &authority[k + 1..],
+            None => authority,
+        };
+        if host_port.first() == Some(&b'[') {
+            return true;
+        }
+        let h = match memchr::memchr(b':', host_port) {
+            Some(k) => &host_port[..k],
+            None => host_port,
+        };
+        if h.is_empty() {
+            return false;
+        }
+        if h.iter().any(|&b| PCLASS[b as usize] & P_PIECE == 0) {
+            return true;
+        }
+        if h.iter().all(|&b| PCLASS[b as usize] & P_NOT_DIGIT_DOT == 0) {
+            return match parse_ipv4(h) {
+                Some(a) => set.ip4_may_hit(u32::from(a)),
+                None => true,
+            };
+        }
+        let mut hs = h;
+        while let [rest @ .., b'.'] = hs {
+            hs = rest;
+        }
+        if hs.is_empty() || hs[0] == b'.' || memchr::memmem::find(hs, b"..").is_some() {
+            return true;
+        }
+        let last = match memchr::memrchr(b'.', hs) {
+            Some(d) => &hs[d + 1..],
+            None => hs,
+        };
+        if last.iter().all(|b| b.is_ascii_digit())
+            || (last.len() >= 2 && last[0] == b'0' && (last[1] | 0x20) == b'x')
+        {
+            return true;
+        }
+        set.prefilter().strings.may_contain(two_labels(hs))
+    }
+
+    #[test]
+    fn url_host_check_agrees_with_reference() {
+        let mut b = crate::IndicatorSetBuilder::new();
+        b.add(1, observable::Kind::Url, "http://bad.example/x")
+            .unwrap();
+        b.add(2, observable::Kind::Ipv4, "192.0.2.0/24").unwrap();
+        b.add(3, observable::Kind::Domain, "evil.example").unwrap();
+        let set = b.build().unwrap();
+        let parts: &[&[u8]] = &[
+            b"bad.example",
+            b"a.evil.example",
+            b"BAD.Example",
+            b"192.0.2.9",
+            b"198.51.100.1",
+            b"u:p@",
+            b"@",
+            b":",
+            b":80",
+            b"/",
+            b"?q",
+            b"#f",
+            b"[",
+            b"]",
+            b".",
+            b"..",
+            b"-",
+            b"%2e",
+            b"0x",
+            b"12",
+            b"x",
+            b"\xc3\xa9",
+            b" ",
+            b"\"",
+            b"\\",
+            b"bg1.test",
+        ];
+        let mut x = 0x1234_5678_9abc_def1u64;
+        let (mut yes, mut total) = (0, 0);
+        for _ in 0..100_000 {
+            let mut u = Vec::new();
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            for k in 0..(x % 6) {
+                u.extend_from_slice(parts[((x >> (8 * k + 3)) % parts.len() as u64) as usize]);
+            }
+            let want = url_host_reference(&set, &u);
+            assert_eq!(
+                set.url_host_may_hit(&u),
+                want,
+                "{:?}",
+                String::from_utf8_lossy(&u)
+            );
+            yes += usize::from(want);
+            total += 1;
+        }
+        assert!(yes > 1000 && total - yes > 1000, "{yes} of {total}");
     }
 
     #[test]

@@ -35,8 +35,10 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 
+use crate::byteclass::{self, Classifier};
 use crate::extract::LineCtx;
-use crate::formats::{parse_line, FormatState, LogFormat, ParserScratch};
+use crate::formats::{json, parse_line, FormatState, LogFormat, ParserScratch};
+use crate::prefilter::{LineScan, Segment, SEGMENT_LEN};
 use crate::set::{Handle, IndicatorSet};
 use crate::{Event, Hit, ScanError, SkipReason, Summary};
 
@@ -50,6 +52,8 @@ pub const MIN_BLOCK_SIZE: usize = 64;
 /// Buffers in flight per worker thread (bounds memory to about
 /// `(IN_FLIGHT_PER_THREAD × threads + 1) × (block_size + max_line_len)`).
 pub const IN_FLIGHT_PER_THREAD: usize = 2;
+/// The prefilter's separator for formats without columns: a newline never sits inside a line.
+const NO_SEP: u8 = b'\n';
 /// Bytes read per `read` call when streaming.
 const READ_CHUNK: usize = 1 << 20;
 
@@ -634,13 +638,28 @@ fn discard_line(
     }
 }
 
-/// Per-thread state: the line context, parser scratch.
+/// Per-thread state: the line context, parser scratch, the prefilter's segment masks.
 struct Worker<'s> {
     cfg: &'s ScannerBuilder,
     set: &'s IndicatorSet,
     file: Arc<str>,
     ctx: LineCtx<'s>,
     scratch: ParserScratch,
+    /// Masks of the segment being scanned (`None` while a segment is in use).
+    segment: Option<Box<Segment>>,
+    /// The AVX2 block classifier, when the CPU has it: blocks are then scanned a segment of
+    /// lines at a time; otherwise line by line with the scalar prefilter pass.
+    classify: Option<Classifier>,
+}
+
+/// A line inside a loaded segment: the prefilter's answer for it, made with the segment's
+/// separator and column.
+#[derive(Clone, Copy)]
+struct InSegment<'a> {
+    seg: &'a Segment,
+    scan: LineScan,
+    /// Where the line starts in the segment.
+    start: usize,
 }
 
 impl<'s> Worker<'s> {
@@ -651,6 +670,8 @@ impl<'s> Worker<'s> {
             file,
             ctx: LineCtx::new(set, cfg.fields.as_deref(), &cfg.time_fields),
             scratch: ParserScratch::default(),
+            segment: Some(Segment::new()),
+            classify: byteclass::avx2_classifier(),
         }
     }
 
@@ -690,40 +711,156 @@ impl<'s> Worker<'s> {
             ..BlockResult::default()
         };
         self.scratch.zeek_override = None;
+        let prefiltered = matches!(
+            state,
+            FormatState::Json | FormatState::Text | FormatState::Zeek(_)
+        );
+        r.lines = match (self.classify, self.segment.take()) {
+            (Some(classify), Some(mut seg)) if self.cfg.prefilter && prefiltered => {
+                let n = self.lines_by_segment(data, state, classify, &mut seg, &mut r);
+                self.segment = Some(seg);
+                n
+            }
+            (_, seg) => {
+                self.segment = seg;
+                let skip_header = first && matches!(state, FormatState::Csv(_));
+                self.lines_one_by_one(data, state, skip_header, &mut r)
+            }
+        };
+        r
+    }
+
+    /// Every line of `data`, each found with `memchr`. Returns the number of lines.
+    fn lines_one_by_one(
+        &mut self,
+        data: &[u8],
+        state: &FormatState,
+        skip_header: bool,
+        r: &mut BlockResult,
+    ) -> u64 {
         let mut start = 0;
         let mut line_no = 0u64;
-        let skip_header = first && matches!(state, FormatState::Csv(_));
         while start < data.len() {
             let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |k| start + k);
-            let mut line = &data[start..end];
+            let line = &data[start..end];
             start = end + 1;
             line_no += 1;
             if line_no == 1 && skip_header {
                 continue;
             }
-            if line.len() > self.cfg.max_line_len {
-                r.skip(SkipReason::LineTooLong);
+            self.line(line, line_no, state, r, None);
+        }
+        line_no
+    }
+
+    /// Every line of `data`, a segment of lines at a time: the segment is classified once
+    /// and its newline bits give the lines (see `prefilter::segment`). Returns the number of
+    /// lines.
+    fn lines_by_segment(
+        &mut self,
+        data: &[u8],
+        state: &FormatState,
+        classify: Classifier,
+        seg: &mut Segment,
+        r: &mut BlockResult,
+    ) -> u64 {
+        let mut start = 0;
+        let mut line_no = 0u64;
+        while start < data.len() {
+            let window_end = (start + SEGMENT_LEN).min(data.len());
+            let at_end = window_end == data.len();
+            let sep = self.zeek_separator(state).unwrap_or(NO_SEP);
+            let cut = seg.load(&data[start..window_end], sep, at_end, classify);
+            if cut == 0 {
+                // A line longer than a segment, on its own.
+                let end = memchr::memchr(b'\n', &data[window_end..])
+                    .map_or(data.len(), |k| window_end + k);
+                line_no += 1;
+                self.line(&data[start..end], line_no, state, r, None);
+                start = end + 1;
                 continue;
             }
-            if let [rest @ .., b'\r'] = line {
-                line = rest;
+            let bytes = &data[start..start + cut];
+            self.set
+                .segment_scan_lines(seg, bytes, self.zeek_host_column(state));
+            for (i, (ls, le)) in seg.lines().enumerate() {
+                line_no += 1;
+                let at = InSegment {
+                    seg,
+                    scan: seg.scan(i),
+                    start: ls,
+                };
+                self.line(&bytes[ls..le], line_no, state, r, Some(at));
             }
-            self.line(line, line_no, state, &mut r);
+            start += cut;
         }
-        r.lines = line_no;
-        r
+        line_no
+    }
+
+    /// The separator of the Zeek header in force, if the prefilter can use it.
+    fn zeek_separator(&self, state: &FormatState) -> Option<u8> {
+        let FormatState::Zeek(block_header) = state else {
+            return None;
+        };
+        let h = self
+            .scratch
+            .zeek_override
+            .as_deref()
+            .unwrap_or(block_header);
+        (!h.names.is_empty() && crate::prefilter::usable_separator(h.sep)).then_some(h.sep)
+    }
+
+    /// Zeek http.log: the `host` column, which makes a URL with `uri`.
+    fn zeek_host_column(&self, state: &FormatState) -> Option<usize> {
+        let FormatState::Zeek(block_header) = state else {
+            return None;
+        };
+        let h = self
+            .scratch
+            .zeek_override
+            .as_deref()
+            .unwrap_or(block_header);
+        h.uri_idx.and(h.host_idx)
+    }
+
+    /// The prefilter's answer for `line`: the segment's, when it was made for this separator
+    /// and column (a Zeek header inside the segment may have changed them).
+    fn prefilter_scan(
+        &self,
+        line: &[u8],
+        sep: u8,
+        column: Option<usize>,
+        at: Option<InSegment<'_>>,
+    ) -> LineScan {
+        match at {
+            Some(a) if a.seg.sep() == sep && a.seg.column() == column => a.scan,
+            _ => self.set.prefilter_line(line, sep, column),
+        }
     }
 
     /// True if the prefilter proves `line` hit-free and its format's validity is settled
     /// (a malformed line is counted here); false sends it down the full path.
-    fn hit_free(&mut self, line: &[u8], state: &FormatState, r: &mut BlockResult) -> bool {
-        const NO_SEP: u8 = b'\n';
+    fn hit_free(
+        &mut self,
+        line: &[u8],
+        state: &FormatState,
+        r: &mut BlockResult,
+        at: Option<InSegment<'_>>,
+    ) -> bool {
         match state {
             FormatState::Json => {
-                if self.set.prefilter_line(line, NO_SEP, None).maybe {
+                if self.prefilter_scan(line, NO_SEP, None, at).maybe {
                     return false;
                 }
-                match crate::formats::json::accepts(line) {
+                // A line the prefilter passed has no backslash, so the segment's quote bits
+                // are its string bounds.
+                let valid = match at {
+                    Some(a) => {
+                        json::accepts_with(line, a.seg.quotes(a.start, a.start + line.len()))
+                    }
+                    None => json::accepts(line),
+                };
+                match valid {
                     Some(true) => true,
                     Some(false) => {
                         r.skip(SkipReason::MalformedJson);
@@ -732,22 +869,21 @@ impl<'s> Worker<'s> {
                     None => false,
                 }
             }
-            FormatState::Text => !self.set.prefilter_line(line, NO_SEP, None).maybe,
+            FormatState::Text => !self.prefilter_scan(line, NO_SEP, None, at).maybe,
             FormatState::Zeek(block_header) => {
                 if matches!(line.first(), None | Some(b'#')) {
                     return false;
                 }
+                let Some(sep) = self.zeek_separator(state) else {
+                    return false;
+                };
                 let h = self
                     .scratch
                     .zeek_override
                     .as_deref()
                     .unwrap_or(block_header);
-                if h.names.is_empty() || !crate::prefilter::usable_separator(h.sep) {
-                    return false;
-                }
-                // http.log: host + uri make a URL, whose host is the `host` column.
-                let column = h.uri_idx.and(h.host_idx);
-                let scan = self.set.prefilter_line(line, h.sep, column);
+                let column = self.zeek_host_column(state);
+                let scan = self.prefilter_scan(line, sep, column, at);
                 if scan.maybe || scan.seps + 1 != h.names.len() {
                     return false;
                 }
@@ -767,10 +903,31 @@ impl<'s> Worker<'s> {
         }
     }
 
-    fn line(&mut self, line: &[u8], line_no: u64, state: &FormatState, r: &mut BlockResult) {
-        if self.cfg.prefilter && self.hit_free(line, state, r) {
+    /// One line (without its newline): the length limit, `\r`, the prefilter, the full path.
+    fn line(
+        &mut self,
+        line: &[u8],
+        line_no: u64,
+        state: &FormatState,
+        r: &mut BlockResult,
+        at: Option<InSegment<'_>>,
+    ) {
+        if line.len() > self.cfg.max_line_len {
+            r.skip(SkipReason::LineTooLong);
             return;
         }
+        let line = match line {
+            [rest @ .., b'\r'] => rest,
+            _ => line,
+        };
+        if self.cfg.prefilter && self.hit_free(line, state, r, at) {
+            return;
+        }
+        self.full_path(line, line_no, state, r);
+    }
+
+    /// Parse and match a line; emit its hits (and its event).
+    fn full_path(&mut self, line: &[u8], line_no: u64, state: &FormatState, r: &mut BlockResult) {
         self.ctx.reset();
         match parse_line(state, &mut self.scratch, line, &mut self.ctx) {
             Ok(_) => {}

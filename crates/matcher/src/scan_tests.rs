@@ -901,3 +901,176 @@ fn masked_prefilter_pass_agrees_with_word_pass() {
         "{passed} of {lines}"
     );
 }
+
+/// The segment pass (many lines classified at once, lines from newline bits, table lookups
+/// batched) gives every line the answer of the line-by-line word pass: same lines, same `maybe`, same separator count
+/// and column span, on buffers of random lines with `\r`, empty lines, lines cut around
+/// 64-byte block ends and lines longer than a segment.
+#[test]
+fn segment_pass_agrees_with_line_pass() {
+    use crate::byteclass::{avx2_classifier, classify_scalar};
+    use crate::prefilter::{Segment, SEGMENT_LEN};
+    let set = prefilter_set();
+    let mut rng = Xorshift(0x3c6e_f372_fe94_f82b);
+    let mut classifiers: Vec<crate::byteclass::Classifier> = vec![classify_scalar];
+    classifiers.extend(avx2_classifier());
+    let odd = [
+        "\t", "\"", ":", "\":\"", ".", "..", "://", "\\", "[", "[.]", "(", "{", "\u{e9}", "-", "@",
+        "+", " ", "\r",
+    ];
+    let mut seg = Segment::new();
+    let (mut lines, mut passed) = (0usize, 0usize);
+    for round in 0..60 {
+        let mut data = Vec::new();
+        while data.len() < 3 * SEGMENT_LEN {
+            let mut line = match rng.below(40) {
+                0 => String::new(),
+                1 => rng.text(12).repeat(60), // longer than the masked pass takes
+                2 => "d41d8cd98f00b204e9800998ecf8427e".repeat(rng.below(3) + 1),
+                _ => rng.text(10),
+            };
+            for _ in 0..rng.below(5) {
+                let at = rng.below(line.len() + 1);
+                if line.is_char_boundary(at) {
+                    line.insert_str(at, odd[rng.below(odd.len())]);
+                }
+            }
+            let mut b = line.replace('\n', " ").into_bytes();
+            if rng.below(2) == 0 {
+                let cut = [63, 64, 65, 127, 128, 129, 31, 32, 33][rng.below(9)];
+                b.truncate(cut.min(b.len()));
+            }
+            if rng.below(8) == 0 {
+                b.push(b'\r');
+            }
+            data.extend_from_slice(&b);
+            data.push(b'\n');
+        }
+        if round % 2 == 1 {
+            data.pop(); // the last line without a newline
+        }
+        let expected: Vec<&[u8]> = data
+            .strip_suffix(b"\n")
+            .unwrap_or(&data)
+            .split(|&b| b == b'\n')
+            .collect();
+        for sep in [b'\n', b'\t'] {
+            let column = (sep == b'\t').then_some(2);
+            for classify in &classifiers {
+                let mut got = 0;
+                let mut start = 0;
+                while start < data.len() {
+                    let end = (start + SEGMENT_LEN).min(data.len());
+                    let cut = seg.load(&data[start..end], sep, end == data.len(), *classify);
+                    if cut == 0 {
+                        // A line longer than a segment: the scanner takes it on its own.
+                        let e = memchr::memchr(b'\n', &data[end..]).map_or(data.len(), |k| end + k);
+                        assert_eq!(&data[start..e], expected[got]);
+                        got += 1;
+                        start = e + 1;
+                        continue;
+                    }
+                    let bytes = &data[start..start + cut];
+                    set.segment_scan_lines(&mut seg, bytes, column);
+                    for (i, (ls, le)) in seg.lines().enumerate() {
+                        let line = &bytes[ls..le];
+                        assert_eq!(line, expected[got], "line {got}");
+                        got += 1;
+                        let line = line.strip_suffix(b"\r").unwrap_or(line);
+                        let want = set.prefilter_line(line, sep, column);
+                        let words = set.line_may_hit_words(line, sep);
+                        let have = set.segment_line_scan(&seg, bytes, ls, ls + line.len(), column);
+                        let show = String::from_utf8_lossy(line);
+                        // The batched answer (lookups of all the segment's lines together).
+                        let batched = seg.scan(i);
+                        assert_eq!(batched.maybe, have.maybe, "{show:?} sep {sep}");
+                        if !have.maybe {
+                            assert_eq!((batched.seps, batched.column), (have.seps, have.column));
+                        }
+                        assert_eq!(have.maybe, words.is_none(), "{show:?} sep {sep}");
+                        assert_eq!(have.maybe, want.maybe, "{show:?} sep {sep}");
+                        if !have.maybe {
+                            assert_eq!(have.seps, want.seps, "{show:?} sep {sep}");
+                            assert_eq!(have.column, want.column, "{show:?} sep {sep}");
+                        }
+                        lines += 1;
+                        passed += usize::from(!have.maybe);
+                    }
+                    start += cut;
+                }
+                assert_eq!(got, expected.len());
+            }
+        }
+    }
+    assert!(
+        passed > 1000 && lines - passed > 1000,
+        "{passed} of {lines}"
+    );
+}
+
+/// The JSON validator finding string ends from a segment's quote bits accepts exactly the
+/// lines it accepts when it looks at the bytes, on lines of random JSON fragments (valid
+/// and broken: unterminated strings, stray quotes, missing colons).
+#[test]
+fn json_validator_on_quote_bits_agrees_with_byte_scan() {
+    use crate::formats::json::{accepts, accepts_with};
+    use crate::prefilter::{Segment, SEGMENT_LEN};
+    let frags = [
+        "{",
+        "}",
+        "[",
+        "]",
+        "\"",
+        ":",
+        ",",
+        " ",
+        "\"k\"",
+        "\"v w\"",
+        "1",
+        "-2.5e3",
+        "true",
+        "null",
+        "x",
+        "\"a\":\"b\"",
+        "{\"q\":\"x.y\"}",
+        "\"long string of more than sixteen bytes\"",
+    ];
+    let mut rng = Xorshift(0x0bad_5eed_1234_5678);
+    let mut seg = Segment::new();
+    let classify = crate::byteclass::classify_scalar;
+    let (mut lines, mut valid) = (0, 0);
+    for _ in 0..40 {
+        let mut data = Vec::new();
+        while data.len() < SEGMENT_LEN - 300 {
+            let line: String = if rng.below(3) == 0 {
+                format!(
+                    "{{\"ts\":\"2024-01-02T03:04:05Z\",\"q\":\"{}\",\"a\":[\"1.2.3.4\",{}],\"n\":{}}}",
+                    frags[rng.below(frags.len())].replace('"', ""),
+                    frags[rng.below(frags.len())],
+                    rng.below(100)
+                )
+            } else {
+                (0..1 + rng.below(14))
+                    .map(|_| frags[rng.below(frags.len())])
+                    .collect()
+            };
+            data.extend_from_slice(line.as_bytes());
+            data.push(b'\n');
+        }
+        let cut = seg.load(&data, b'\n', true, classify);
+        assert_eq!(cut, data.len());
+        for (ls, le) in seg.lines() {
+            let line = &data[ls..le];
+            let want = accepts(line);
+            assert_eq!(
+                accepts_with(line, seg.quotes(ls, le)),
+                want,
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+            lines += 1;
+            valid += usize::from(want == Some(true));
+        }
+    }
+    assert!(valid > 200 && lines - valid > 200, "{valid} of {lines}");
+}

@@ -693,6 +693,14 @@ impl IndicatorSet {
         matches!(self.ip4_filter.get(b / 64), Some(w) if w & (1 << (b % 64)) != 0)
     }
 
+    /// Start loading the word [`Self::ip4_may_hit`] reads for `a`.
+    #[inline]
+    pub(crate) fn prefetch_ip4(&self, a: u32) {
+        if let Some(w) = self.ip4_filter.get((a >> 8) as usize / 64) {
+            crate::byteclass::prefetch(w);
+        }
+    }
+
     #[inline]
     pub(crate) fn probe_ip4(&self, a: u32, out: &mut impl FnMut(Found)) {
         let b = (a >> 8) as usize;

@@ -217,6 +217,10 @@ fn ingest_cmd(data: PathBuf, paths: Vec<PathBuf>) -> Result<(), Box<dyn std::err
     Ok(())
 }
 
+/// The same allocator as the `threatgate` binary's batch commands.
+#[global_allocator]
+static ALLOC: threatgate::alloc::ThreatgateAlloc = threatgate::alloc::ThreatgateAlloc;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // RUST_LOG=threatgate::ingest=debug prints where the writer's time went.
     tracing_subscriber::fmt()

@@ -5,6 +5,7 @@
 //! TAXII, reports, the matcher's indicator set), each of which asks `policy` what the
 //! requesting organisation may see. See ARCHITECTURE.md for the map.
 
+pub mod alloc;
 pub mod audit;
 pub mod auth;
 pub mod cli;

@@ -11,7 +11,7 @@ use threatgate::auth;
 use threatgate::lookup::scope_for;
 use threatgate::model::*;
 use threatgate::policy::Channel;
-use threatgate::store::{NewObject, ObjectQuery, Store, StoreError, SubmissionMeta};
+use threatgate::store::{Entry, NewObject, ObjectQuery, Store, StoreError, SubmissionMeta};
 
 macro_rules! conformance {
     ($name:ident, |$ts:ident| $body:block) => {
@@ -702,4 +702,73 @@ conformance!(version_selection_follows_writes_and_the_reader, |ts| {
         })
         .unwrap();
     assert_eq!(flags, (1, 1));
+});
+
+// A value named again in a later batch of the same submission is resolved from the ids
+// the submission remembers (`bulk::KnownObservables`), one named in an earlier submission
+// from the store: either way one observable, one record per org with the claims merged,
+// and each object linked to it.
+conformance!(later_batches_reuse_observables_resolved_earlier, |ts| {
+    let w = world(&ts.store);
+    submit(
+        &ts.store,
+        &w.partner,
+        &[("198.51.100.7", claim(Tlp::Green, &["earlier"]))],
+    );
+    let object = |n: u32| NewObject {
+        stix_id: format!("indicator--00000000-0000-4000-8000-{n:012}"),
+        stix_type: "indicator".into(),
+        version: "2024-01-01T00:00:00.000Z".into(),
+        spec_version: "2.1".into(),
+        tlp: Tlp::Green,
+        json: json!({"type": "indicator", "n": n}).to_string(),
+    };
+    let objects: Vec<NewObject> = (0..4).map(object).collect();
+    let claims = |value: &str, label: &str| vec![(obs(value), claim(Tlp::Green, &[label]))];
+    let batches = [
+        vec![
+            (0, claims("192.0.2.1", "first")),
+            (1, claims("198.51.100.7", "again")),
+        ],
+        vec![
+            (2, claims("192.0.2.1", "second")),
+            (3, claims("198.51.100.7", "third")),
+        ],
+    ];
+    let mut wr = ts.store.begin_submission(meta(&w.partner)).unwrap();
+    for batch in &batches {
+        let entries: Vec<Entry<'_>> = batch
+            .iter()
+            .map(|(i, c)| Entry {
+                object: Some(&objects[*i as usize]),
+                claims: c,
+            })
+            .collect();
+        assert_eq!(wr.add_entries(&entries).unwrap(), [true, true]);
+    }
+    wr.finish(0, json!({})).unwrap();
+    assert_eq!(table_count(&ts.store, "observables"), 2);
+    assert_eq!(table_count(&ts.store, "records"), 2);
+    let scope = scope_for(&ts.store, &w.partner, Utc::now(), Channel::Interactive).unwrap();
+    for (value, kind, labels, linked) in [
+        ("192.0.2.1", Kind::Ipv4, vec!["first", "second"], [0, 2]),
+        (
+            "198.51.100.7",
+            Kind::Ipv4,
+            vec!["again", "earlier", "third"],
+            [1, 3],
+        ),
+    ] {
+        let o = ts.store.observable(kind, value).unwrap().unwrap();
+        let recs = ts.store.visible_records(o.id, &scope).unwrap();
+        assert_eq!(recs.len(), 1, "{value}");
+        assert_eq!(recs[0].claim.labels, labels, "{value}");
+        for i in linked {
+            assert_eq!(
+                ts.store.observables_of_object(&objects[i].stix_id).unwrap(),
+                [o.id],
+                "object {i} links to {value}"
+            );
+        }
+    }
 });

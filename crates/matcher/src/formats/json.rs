@@ -270,7 +270,16 @@ fn unescape(s: &[u8], out: &mut Vec<u8>) -> R<()> {
 /// Would [`parse_line`] accept `line`? The same grammar, walked without paths or fields, for
 /// lines the prefilter proved hit-free. `None` for lines with escapes (parse those instead).
 pub(crate) fn accepts(line: &[u8]) -> Option<bool> {
-    let mut v = Validator { s: line, i: 0 };
+    accepts_with(line, ScanForQuote)
+}
+
+/// [`accepts`], with string ends found by `ends`.
+pub(crate) fn accepts_with<E: StringEnds>(line: &[u8], ends: E) -> Option<bool> {
+    let mut v = Validator {
+        s: line,
+        i: 0,
+        ends,
+    };
     v.ws();
     if v.i == line.len() {
         return Some(true);
@@ -284,17 +293,48 @@ pub(crate) fn accepts(line: &[u8]) -> Option<bool> {
     Some(v.i == line.len())
 }
 
-enum Stop {
+pub(crate) enum Stop {
     Bad,
     Escape,
 }
 
-struct Validator<'a> {
-    s: &'a [u8],
-    i: usize,
+/// How the validator finds where a string ends.
+pub(crate) trait StringEnds {
+    /// Index of the first `"` at or after `from` (the string's content starts at `from`);
+    /// [`Stop::Escape`] if a backslash comes first, [`Stop::Bad`] if no quote does.
+    fn close(&self, s: &[u8], from: usize) -> Result<usize, Stop>;
 }
 
-impl Validator<'_> {
+/// Looks at the bytes: a few one by one (keys and most values are short), then `memchr2`.
+pub(crate) struct ScanForQuote;
+
+impl StringEnds for ScanForQuote {
+    #[inline]
+    fn close(&self, s: &[u8], from: usize) -> Result<usize, Stop> {
+        let mut j = from;
+        let near = s.len().min(j + SHORT_STRING);
+        while j < near {
+            match s[j] {
+                b'"' => return Ok(j),
+                b'\\' => return Err(Stop::Escape),
+                _ => j += 1,
+            }
+        }
+        let k = memchr::memchr2(b'"', b'\\', &s[j..]).ok_or(Stop::Bad)?;
+        if s[j + k] == b'\\' {
+            return Err(Stop::Escape);
+        }
+        Ok(j + k)
+    }
+}
+
+struct Validator<'a, E> {
+    s: &'a [u8],
+    i: usize,
+    ends: E,
+}
+
+impl<E: StringEnds> Validator<'_, E> {
     #[inline]
     fn ws(&mut self) {
         while self.i < self.s.len() && matches!(self.s[self.i], b' ' | b'\t' | b'\r' | b'\n') {
@@ -310,23 +350,7 @@ impl Validator<'_> {
     /// At an opening quote: skip the string.
     #[inline]
     fn string(&mut self) -> Result<(), Stop> {
-        let mut j = self.i + 1;
-        let near = self.s.len().min(j + SHORT_STRING);
-        while j < near {
-            match self.s[j] {
-                b'"' => {
-                    self.i = j + 1;
-                    return Ok(());
-                }
-                b'\\' => return Err(Stop::Escape),
-                _ => j += 1,
-            }
-        }
-        let k = memchr::memchr2(b'"', b'\\', &self.s[j..]).ok_or(Stop::Bad)?;
-        if self.s[j + k] == b'\\' {
-            return Err(Stop::Escape);
-        }
-        self.i = j + k + 1;
+        self.i = self.ends.close(self.s, self.i + 1)? + 1;
         Ok(())
     }
 

@@ -67,8 +67,11 @@ pub fn run(cli: &Cli, a: &ServeArgs) -> Result<ExitCode> {
 /// and buffers past 256 KB mapped on their own (so freeing one gives it back), keep RSS
 /// close to what is in use. Only the long-running server wants this: batch commands
 /// (ingest, match) allocate large short-lived buffers that glibc's adaptive threshold
-/// serves better. Set before the runtime's threads start.
+/// serves better. Set before the runtime's threads start. The binary's batch commands use
+/// mimalloc (`crate::alloc`); the server switches back to glibc's first, so that this
+/// bound is the one measured.
 fn bound_allocator_memory() {
+    crate::alloc::use_system_allocator();
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator tunables and takes glibc's own locks.
     unsafe {

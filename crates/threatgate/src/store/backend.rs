@@ -378,6 +378,12 @@ pub trait Conn {
 /// A write transaction. Dropping it without [`Tx::commit`] rolls back.
 pub trait Tx: Conn {
     fn commit(self: Box<Self>) -> Result<()>;
+    /// The transaction has become a bulk load: the engine may give it more memory until it
+    /// ends (SQLite: a larger page cache, so that index pages stay in memory instead of
+    /// being re-read from the WAL). Durability and isolation are unchanged.
+    fn grow_for_bulk(&mut self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// A database engine.

@@ -434,6 +434,8 @@ impl Store {
             meta,
             now,
             last_added,
+            known_observables: bulk::KnownObservables::default(),
+            bulk: false,
             objects: 0,
             records: 0,
         })
@@ -990,6 +992,10 @@ pub struct SubmissionWriter<'a> {
     now: chrono::DateTime<Utc>,
     /// The last `date_added` given out (microsecond precision, as stored).
     last_added: Option<Time>,
+    /// Observable ids this submission already resolved (see [`bulk::KnownObservables`]).
+    known_observables: bulk::KnownObservables,
+    /// The transaction was told it is a bulk load ([`bulk::BULK_ROWS`]).
+    bulk: bool,
     objects: i64,
     records: i64,
 }

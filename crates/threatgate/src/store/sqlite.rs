@@ -16,6 +16,20 @@ use super::backend::{
 const READ_POOL: usize = 32;
 /// How long a statement waits for a lock held by another process before failing.
 const BUSY_TIMEOUT_MS: u64 = 30_000;
+/// The writer's page cache between bulk loads (allocated only as used).
+const WRITER_CACHE_KIB: i64 = 256 * 1024;
+/// The writer's page cache during a bulk load ([`Tx::grow_for_bulk`]), given back at commit
+/// or rollback. At 1 M indicators the indexes written at random keys (objects by STIX id,
+/// observables by value) outgrow 256 MB together with the pages being appended, and every
+/// evicted page is read back from the WAL (`walFindFrame` and `pread` were ~10 % of the
+/// writer's samples). 384 MB: the 1 M-indicator ingest peaks at ~760 MB RSS (512 MB gave
+/// ~900 MB for no clear further gain), under the 1 GB target (bench/INGEST_RESULTS.md).
+const BULK_CACHE_KIB: i64 = 384 * 1024;
+
+fn set_cache_kib(c: &Connection, kib: i64) -> Result<()> {
+    // Negative: a size in KiB rather than in pages.
+    Ok(c.execute_batch(&format!("PRAGMA cache_size = -{kib}"))?)
+}
 
 pub struct SqliteBackend {
     path: PathBuf,
@@ -47,9 +61,9 @@ impl SqliteBackend {
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;
              PRAGMA foreign_keys = ON;
-             PRAGMA temp_store = MEMORY;
-             PRAGMA cache_size = -262144;",
+             PRAGMA temp_store = MEMORY;",
         )?;
+        set_cache_kib(&writer, WRITER_CACHE_KIB)?;
         Ok(SqliteBackend {
             path: path.to_path_buf(),
             writer: Mutex::new(writer),
@@ -207,6 +221,18 @@ fn run_execute(c: &Connection, sql: &str, params: &[Val]) -> Result<u64> {
 struct SqliteTx<'a> {
     conn: std::sync::MutexGuard<'a, Connection>,
     done: bool,
+    /// The page cache was grown for a bulk load and is to be shrunk back when it ends.
+    grown: bool,
+}
+
+impl SqliteTx<'_> {
+    fn shrink_cache(&mut self) {
+        if std::mem::take(&mut self.grown) {
+            // Shrinking frees the cache's pages beyond the new size (all clean after
+            // commit or rollback). A failure leaves a larger cache, nothing worse.
+            let _ = set_cache_kib(&self.conn, WRITER_CACHE_KIB);
+        }
+    }
 }
 
 impl Conn for SqliteTx<'_> {
@@ -240,6 +266,15 @@ impl Tx for SqliteTx<'_> {
     fn commit(mut self: Box<Self>) -> Result<()> {
         self.conn.execute_batch("COMMIT")?;
         self.done = true;
+        self.shrink_cache();
+        Ok(())
+    }
+
+    fn grow_for_bulk(&mut self) -> Result<()> {
+        if !self.grown {
+            set_cache_kib(&self.conn, BULK_CACHE_KIB)?;
+            self.grown = true;
+        }
         Ok(())
     }
 }
@@ -249,6 +284,7 @@ impl Drop for SqliteTx<'_> {
         if !self.done {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
+        self.shrink_cache();
     }
 }
 
@@ -291,7 +327,11 @@ impl Backend for SqliteBackend {
         // IMMEDIATE takes the write lock now, so another process fails fast at BEGIN
         // (after busy_timeout) instead of midway through a submission.
         conn.execute_batch("BEGIN IMMEDIATE")?;
-        Ok(Box::new(SqliteTx { conn, done: false }))
+        Ok(Box::new(SqliteTx {
+            conn,
+            done: false,
+            grown: false,
+        }))
     }
 
     fn read(&self, f: &mut dyn FnMut(&mut dyn Conn) -> Result<()>) -> Result<()> {
@@ -311,5 +351,42 @@ impl Backend for SqliteBackend {
 
     fn describe(&self) -> String {
         format!("SQLite database {}", self.path.display())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cache_kib(c: &mut dyn Conn) -> i64 {
+        -c.query("PRAGMA cache_size", &[]).unwrap()[0]
+            .i64(0)
+            .unwrap()
+    }
+
+    /// A bulk load's larger page cache lasts until its transaction ends, committed or not.
+    #[test]
+    fn bulk_page_cache_is_given_back_at_commit_and_rollback() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteBackend::open(&dir.path().join("t.db")).unwrap();
+        let mut tx = db.begin().unwrap();
+        assert_eq!(cache_kib(&mut *tx), WRITER_CACHE_KIB);
+        tx.grow_for_bulk().unwrap();
+        assert_eq!(cache_kib(&mut *tx), BULK_CACHE_KIB);
+        tx.batch("CREATE TABLE t (x)").unwrap();
+        tx.commit().unwrap();
+        let mut tx = db.begin().unwrap();
+        assert_eq!(cache_kib(&mut *tx), WRITER_CACHE_KIB, "after commit");
+        tx.grow_for_bulk().unwrap();
+        tx.batch("INSERT INTO t VALUES (1)").unwrap();
+        drop(tx);
+        let mut tx = db.begin().unwrap();
+        assert_eq!(cache_kib(&mut *tx), WRITER_CACHE_KIB, "after rollback");
+        assert_eq!(
+            tx.query("SELECT COUNT(*) FROM t", &[]).unwrap()[0]
+                .i64(0)
+                .unwrap(),
+            0
+        );
     }
 }

@@ -1,0 +1,462 @@
+//! The prefilter over many lines at once: a *segment* of whole lines (up to
+//! [`SEGMENT_LEN`] bytes) is classified 64 bytes at a time into bitmasks once, newline bits
+//! give the line bounds, and each line's answer comes from the slice of the masks it covers.
+//! Lines share blocks, so no line pays for copying or classifying a partial block of its own.
+//!
+//! Each line gets exactly the answer of [`IndicatorSet::prefilter_line`] on that line
+//! (tested against the word-at-a-time pass on random multi-line buffers): runs are bounded by
+//! non-run bytes, and `\n` and `\r` are non-run bytes, so masks never join two lines.
+
+use super::{next_bit, prev_bit, slow_at, LineScan, Now, Probes, PCLASS};
+use crate::byteclass::{BlockMasks, Classifier};
+use crate::formats::json::{Stop, StringEnds};
+use crate::set::IndicatorSet;
+
+/// Bytes classified per segment: small enough that its masks stay in L1 (8 × 1 KiB).
+pub(crate) const SEGMENT_LEN: usize = 8192;
+const WORDS: usize = SEGMENT_LEN / 64;
+
+/// Masks of one segment; bit `i` of word `w` is byte `64 w + i` of the segment.
+pub(crate) struct Segment {
+    /// Length of the whole lines at the segment's start (the rest of the window is cut off).
+    cut: usize,
+    /// Separator the `sep` masks were made for.
+    sep: u8,
+    nonrun: [u64; WORDS],
+    /// `.` and `:`, without lone colons (JSON's `":"`: no token, no URL scheme).
+    anchor: [u64; WORDS],
+    /// Non-run bytes and piece splitters (`:` `@` `+`).
+    nonpiece: [u64; WORDS],
+    special: [u64; WORDS],
+    sep_bits: [u64; WORDS],
+    newline: [u64; WORDS],
+    quote: [u64; WORDS],
+    /// Starts of 32 piece bytes in a row: where hash-length pieces begin.
+    long: [u64; WORDS],
+    /// Answers for the lines, in order (`IndicatorSet::segment_scan_lines`), and the column
+    /// they were asked for.
+    scans: Vec<LineScan>,
+    column: Option<usize>,
+    batch: Batch,
+}
+
+impl Segment {
+    pub fn new() -> Box<Segment> {
+        Box::new(Segment {
+            cut: 0,
+            sep: b'\n',
+            nonrun: [0; WORDS],
+            anchor: [0; WORDS],
+            nonpiece: [0; WORDS],
+            special: [0; WORDS],
+            sep_bits: [0; WORDS],
+            newline: [0; WORDS],
+            quote: [0; WORDS],
+            long: [0; WORDS],
+            scans: Vec::new(),
+            column: None,
+            batch: Batch::default(),
+        })
+    }
+
+    /// Column the answers of [`IndicatorSet::segment_scan_lines`] located.
+    pub fn column(&self) -> Option<usize> {
+        self.column
+    }
+
+    /// The answer for line `i` (0-based, in [`Segment::lines`] order).
+    pub fn scan(&self, i: usize) -> LineScan {
+        self.scans[i]
+    }
+
+    /// Separator the masks count.
+    pub fn sep(&self) -> u8 {
+        self.sep
+    }
+
+    /// Classify `window` (at most [`SEGMENT_LEN`] bytes, starting at a line start) and
+    /// return the length of the whole lines it holds: up to and including its last newline,
+    /// or all of it when `at_end` (the input ends there). 0 means the first line does not
+    /// end inside the window (a line longer than a segment).
+    pub fn load(&mut self, window: &[u8], sep: u8, at_end: bool, classify: Classifier) -> usize {
+        let n = window.len();
+        debug_assert!(n <= SEGMENT_LEN);
+        self.sep = sep;
+        self.scans.clear();
+        let words = n.div_ceil(64);
+        for w in 0..words {
+            let base = w * 64;
+            let m = match window.get(base..base + 64) {
+                Some(block) => classify(block.try_into().expect("64 bytes"), sep),
+                None => {
+                    // The last, partial block: padding is a non-run byte, nothing else.
+                    let mut buf = [b'\n'; 64];
+                    buf[..n - base].copy_from_slice(&window[base..]);
+                    let mut m: BlockMasks = classify(&buf, sep);
+                    let valid = (1u64 << (n - base)) - 1;
+                    m.nonrun |= !valid;
+                    m.sep &= valid;
+                    m.newline &= valid;
+                    m.quote &= valid;
+                    m
+                }
+            };
+            self.nonrun[w] = m.nonrun;
+            self.anchor[w] = m.anchor;
+            self.nonpiece[w] = m.nonrun | m.split;
+            self.special[w] = m.special;
+            self.sep_bits[w] = m.sep;
+            self.newline[w] = m.newline;
+            self.quote[w] = m.quote;
+        }
+        self.cut = if at_end {
+            n
+        } else {
+            match prev_bit(&self.newline[..words], n) {
+                Some(k) => k + 1,
+                None => 0,
+            }
+        };
+        // Lone colons (a ':' between two non-run bytes) and 32-byte piece windows. The byte
+        // before the segment is a newline (or nothing): a non-run, non-piece byte.
+        let mut prev_nonrun = 1u64 << 63;
+        for w in 0..words {
+            let nr = self.nonrun[w];
+            let next_nr = if w + 1 < words {
+                self.nonrun[w + 1]
+            } else {
+                u64::MAX
+            };
+            let before = (nr << 1) | (prev_nonrun >> 63);
+            let after = (nr >> 1) | (next_nr << 63);
+            let colon = self.anchor[w] & self.nonpiece[w] & !nr; // ':' is the only split anchor
+            self.anchor[w] &= !(colon & before & after);
+            prev_nonrun = nr;
+            // Bit i of `v`: bytes i..i+31 (of this word and the next) are all piece bytes.
+            let next_piece = if w + 1 < words {
+                !self.nonpiece[w + 1]
+            } else {
+                0
+            };
+            let mut v = (!self.nonpiece[w] as u128) | ((next_piece as u128) << 64);
+            v &= v >> 1;
+            v &= v >> 2;
+            v &= v >> 4;
+            v &= v >> 8;
+            v &= v >> 16;
+            self.long[w] = v as u64;
+        }
+        self.cut
+    }
+
+    /// String ends of the JSON line `start..end` of the segment, from its quote bits. Only
+    /// for lines without a backslash (as every line the prefilter passes), where each quote
+    /// opens or closes a string.
+    pub fn quotes(&self, start: usize, end: usize) -> Quotes<'_> {
+        Quotes {
+            seg: self,
+            start,
+            end,
+        }
+    }
+
+    /// The lines of the segment: `(start, end)` without the newline.
+    pub fn lines(&self) -> Lines<'_> {
+        Lines {
+            seg: self,
+            start: 0,
+            word: 0,
+            bits: self.newline[0],
+        }
+    }
+}
+
+/// [`Segment::quotes`].
+pub(crate) struct Quotes<'a> {
+    seg: &'a Segment,
+    start: usize,
+    end: usize,
+}
+
+impl StringEnds for Quotes<'_> {
+    #[inline]
+    fn close(&self, s: &[u8], from: usize) -> Result<usize, Stop> {
+        debug_assert!(memchr::memchr(b'\\', s).is_none());
+        next_bit_in(&self.seg.quote, self.start + from, self.end)
+            .map(|k| k - self.start)
+            .ok_or(Stop::Bad)
+    }
+}
+
+/// Iterator over the lines of a [`Segment`].
+pub(crate) struct Lines<'a> {
+    seg: &'a Segment,
+    start: usize,
+    word: usize,
+    bits: u64,
+}
+
+impl Iterator for Lines<'_> {
+    type Item = (usize, usize);
+    #[inline]
+    fn next(&mut self) -> Option<(usize, usize)> {
+        let cut = self.seg.cut;
+        if self.start >= cut {
+            return None;
+        }
+        loop {
+            if self.bits != 0 {
+                let k = self.word * 64 + self.bits.trailing_zeros() as usize;
+                self.bits &= self.bits - 1;
+                if k >= cut {
+                    break;
+                }
+                let line = (self.start, k);
+                self.start = k + 1;
+                return Some(line);
+            }
+            self.word += 1;
+            if self.word * 64 >= cut {
+                break;
+            }
+            self.bits = self.seg.newline[self.word];
+        }
+        // The input's last line, without a newline.
+        let line = (self.start, cut);
+        self.start = cut;
+        Some(line)
+    }
+}
+
+/// Table lookups of a segment's lines, recorded to be answered in one go.
+#[derive(Default)]
+struct Batch {
+    probes: Vec<Probe>,
+    /// The line now being checked.
+    line: u32,
+}
+
+struct Probe {
+    line: u32,
+    kind: ProbeKind,
+}
+
+enum ProbeKind {
+    /// A Bloom filter block and its three packed bit positions (`Bloom::where_is`).
+    String {
+        block: u32,
+        bits: u32,
+    },
+    Ip4(u32),
+}
+
+impl Probes for Batch {
+    #[inline]
+    fn string(&mut self, set: &IndicatorSet, key: &[u8]) -> bool {
+        let strings = &set.prefilter().strings;
+        if let Some((block, bits)) = strings.where_is(key) {
+            strings.prefetch(block);
+            self.probes.push(Probe {
+                line: self.line,
+                kind: ProbeKind::String { block, bits },
+            });
+        }
+        false
+    }
+    #[inline]
+    fn ip4(&mut self, set: &IndicatorSet, a: u32) -> bool {
+        set.prefetch_ip4(a);
+        self.probes.push(Probe {
+            line: self.line,
+            kind: ProbeKind::Ip4(a),
+        });
+        false
+    }
+}
+
+/// Set bits of `words` in `[from, to)`, scanning only the words that range covers.
+#[inline]
+fn next_bit_in(words: &[u64], from: usize, to: usize) -> Option<usize> {
+    if from >= to {
+        return None;
+    }
+    let last = (to - 1) / 64;
+    let mut w = from / 64;
+    let mut m = words[w] & (u64::MAX << (from % 64));
+    loop {
+        if m != 0 {
+            let j = w * 64 + m.trailing_zeros() as usize;
+            return (j < to).then_some(j);
+        }
+        w += 1;
+        if w > last {
+            return None;
+        }
+        m = words[w];
+    }
+}
+
+/// Set bits of `words` in `[from, to)`.
+#[inline]
+fn count_bits_in(words: &[u64], from: usize, to: usize) -> usize {
+    if from >= to {
+        return 0;
+    }
+    let (fw, lw) = (from / 64, (to - 1) / 64);
+    let mut n = 0;
+    for (w, &word) in words.iter().enumerate().take(lw + 1).skip(fw) {
+        let mut m = word;
+        if w == fw {
+            m &= u64::MAX << (from % 64);
+        }
+        if w == lw && to % 64 != 0 {
+            m &= (1u64 << (to % 64)) - 1;
+        }
+        n += m.count_ones() as usize;
+    }
+    n
+}
+
+impl IndicatorSet {
+    /// [`IndicatorSet::prefilter_line`] for the line `s[ls..le]` of a loaded segment (`s` the
+    /// segment's bytes; `le` before any `\r`), counting the segment's separator.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn segment_line_scan(
+        &self,
+        seg: &Segment,
+        s: &[u8],
+        ls: usize,
+        le: usize,
+        column: Option<usize>,
+    ) -> LineScan {
+        self.segment_line_probe(seg, s, ls, le, column, &mut Now)
+    }
+
+    /// Answer every line of a loaded segment (`s` its bytes) as
+    /// [`Self::segment_line_scan`] would, for [`Segment::scan`]. The table lookups of all
+    /// lines are recorded first (their cache lines prefetched) and answered together: each
+    /// line's checks cost a cache miss or two, and a batch of independent loads overlaps
+    /// them.
+    pub(crate) fn segment_scan_lines(&self, seg: &mut Segment, s: &[u8], column: Option<usize>) {
+        let mut scans = std::mem::take(&mut seg.scans);
+        let mut batch = std::mem::take(&mut seg.batch);
+        scans.clear();
+        batch.probes.clear();
+        for (i, (ls, le)) in seg.lines().enumerate() {
+            let le = if le > ls && s[le - 1] == b'\r' {
+                le - 1
+            } else {
+                le
+            };
+            batch.line = i as u32;
+            let mark = batch.probes.len();
+            let scan = self.segment_line_probe(seg, s, ls, le, column, &mut batch);
+            if scan.maybe {
+                batch.probes.truncate(mark);
+            }
+            scans.push(scan);
+        }
+        let strings = &self.prefilter().strings;
+        for p in &batch.probes {
+            let hit = match p.kind {
+                ProbeKind::String { block, bits } => strings.holds(block, bits),
+                ProbeKind::Ip4(a) => self.ip4_may_hit(a),
+            };
+            if hit {
+                scans[p.line as usize].maybe = true;
+            }
+        }
+        seg.scans = scans;
+        seg.batch = batch;
+        seg.column = column;
+    }
+
+    /// [`Self::segment_line_scan`], its table lookups through `p`.
+    fn segment_line_probe<P: Probes>(
+        &self,
+        seg: &Segment,
+        s: &[u8],
+        ls: usize,
+        le: usize,
+        column: Option<usize>,
+        p: &mut P,
+    ) -> LineScan {
+        let maybe = LineScan {
+            maybe: true,
+            ..LineScan::default()
+        };
+        let line = &s[ls..le];
+        let mut at = ls;
+        while let Some(j) = next_bit_in(&seg.special, at, le) {
+            if slow_at(line, j - ls) {
+                return maybe;
+            }
+            at = j + 1;
+        }
+        let mut from = ls;
+        while let Some(j) = next_bit_in(&seg.anchor, from, le) {
+            // The byte before the line is a newline (or the segment's start), after it a
+            // newline, `\r` or padding: all non-run bytes, so runs stay inside the line.
+            let st = prev_bit(&seg.nonrun, j).map_or(0, |k| k + 1).max(ls);
+            let en = next_bit(&seg.nonrun, j).unwrap_or(le).min(le);
+            from = en;
+            if self.run_span_may_hit(line, st - ls, en - ls, p) {
+                return maybe;
+            }
+        }
+        let mut from = ls;
+        while let Some(j) = next_bit_in(&seg.long, from, le) {
+            let en = next_bit(&seg.nonpiece, j).unwrap_or(le).min(le);
+            from = en;
+            let piece = &s[j..en];
+            let acc = piece.iter().fold(0u8, |a, &b| a | PCLASS[b as usize]);
+            if self.piece_may_hit(piece, acc, p) {
+                return maybe;
+            }
+        }
+        let mut out = LineScan::default();
+        if seg.sep != b'\n' {
+            out.seps = count_bits_in(&seg.sep_bits, ls, le);
+        }
+        if let Some(c) = column {
+            // Zeek http.log: where the `host` column is.
+            let mut col_start = if c == 0 { Some(ls) } else { None };
+            let mut at = ls;
+            let mut n = 0;
+            while let Some(k) = next_bit_in(&seg.sep_bits, at, le) {
+                if n + 1 == c {
+                    col_start = Some(k + 1);
+                } else if n == c {
+                    out.column = col_start.map(|st| (st - ls, k - ls));
+                    break;
+                }
+                n += 1;
+                at = k + 1;
+            }
+            if out.column.is_none() && out.seps == c {
+                out.column = col_start.map(|st| (st - ls, le - ls));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_piece_starts_need_32_piece_bytes() {
+        let classify: Classifier = crate::byteclass::classify_scalar;
+        let mut data = vec![b'a'; 31];
+        data.push(b' ');
+        data.extend_from_slice(&[b'b'; 40]);
+        data.push(b'\n');
+        let mut seg = Segment::new();
+        assert_eq!(seg.load(&data, b'\t', false, classify), data.len());
+        let starts: Vec<usize> = (0..data.len())
+            .filter(|&i| seg.long[i / 64] >> (i % 64) & 1 == 1)
+            .collect();
+        assert_eq!(starts, (32..=40).collect::<Vec<_>>());
+    }
+}
