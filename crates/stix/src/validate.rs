@@ -132,13 +132,25 @@ impl Report {
 /// Validate one object. `at` is where the object sits (e.g. `Pointer::object(3)` inside
 /// a bundle, or `Pointer::root()` for a lone object); every issue's pointer starts there.
 pub fn validate_object(object: &StixObject, at: &Pointer) -> Report {
+    validate_object_keeping_pattern(object, at).0
+}
+
+/// [`validate_object`], also handing back the indicator pattern that the `pattern` rule
+/// parsed (`Some` when the object has a `stix` pattern that parses, `None` otherwise), so
+/// that a caller who needs the pattern anyway (ingest extracts its observables) does not
+/// parse it a second time. The report is exactly that of [`validate_object`].
+pub fn validate_object_keeping_pattern(
+    object: &StixObject,
+    at: &Pointer,
+) -> (Report, Option<crate::pattern::Pattern>) {
     let mut v = Checker {
         obj: object.as_map(),
         at,
         report: Report::default(),
+        pattern: None,
     };
     v.run();
-    v.report
+    (v.report, v.pattern)
 }
 
 /// Validate a bundle given as a JSON value: its envelope and every object in it.
@@ -492,6 +504,8 @@ struct Checker<'a> {
     obj: &'a Map<String, Value>,
     at: &'a Pointer,
     report: Report,
+    /// The indicator's parsed STIX pattern, kept for [`validate_object_keeping_pattern`].
+    pattern: Option<crate::pattern::Pattern>,
 }
 
 impl<'a> Checker<'a> {
@@ -689,15 +703,16 @@ impl<'a> Checker<'a> {
                 let stix_pattern = obj.get("pattern_type").and_then(Value::as_str) == Some("stix");
                 if let (true, Some(p)) = (stix_pattern, obj.get("pattern").and_then(Value::as_str))
                 {
-                    if let Err(e) = crate::pattern::parse(p) {
-                        self.err(
+                    match crate::pattern::parse(p) {
+                        Ok(parsed) => self.pattern = Some(parsed),
+                        Err(e) => self.err(
                             self.p("pattern"),
                             "pattern",
                             format!(
                                 "not a valid STIX pattern (column {} of the pattern): {e}",
                                 e.column
                             ),
-                        );
+                        ),
                     }
                 }
             }
@@ -1471,6 +1486,28 @@ mod tests {
     #[test]
     fn valid_indicator_has_no_errors() {
         assert!(issues(indicator()).is_empty());
+    }
+
+    #[test]
+    fn kept_pattern_is_the_one_validation_parsed() {
+        let at = Pointer::object(3);
+        let keep = |v: Value| {
+            let o = StixObject::from_value(v).unwrap();
+            let (report, pattern) = validate_object_keeping_pattern(&o, &at);
+            assert_eq!(report, validate_object(&o, &at));
+            pattern.map(|p| p.to_string())
+        };
+        assert_eq!(
+            keep(indicator()).as_deref(),
+            Some("[ipv4-addr:value = '198.51.100.1']")
+        );
+        let mut bad = indicator();
+        bad["pattern"] = json!("[ipv4-addr:value = '1.2.3.4' and x:y = 1]");
+        assert_eq!(keep(bad), None);
+        let mut snort = indicator();
+        snort["pattern_type"] = json!("snort");
+        snort["pattern"] = json!("alert tcp any any -> any any (msg:\"x\";)");
+        assert_eq!(keep(snort), None);
     }
 
     #[test]

@@ -88,7 +88,7 @@ impl<'c> BundleState<'c> {
         out: &mut dyn Emit,
     ) -> Result<(), Stop> {
         let ptr = format!("/objects/{index}");
-        let v = match validate(index, &obj) {
+        let mut v = match validate(index, &obj) {
             Ok(v) => v,
             Err((loc, reason)) => return emit_reject(out, loc, reason),
         };
@@ -109,7 +109,7 @@ impl<'c> BundleState<'c> {
         };
         match type_name.as_str() {
             "indicator" => {
-                let observables = match indicator_observables(&obj) {
+                let observables = match indicator_observables(&obj, v.pattern.take()) {
                     Ok(o) => o,
                     Err(reason) => return emit_reject(out, format!("{ptr}/pattern"), reason),
                 };
@@ -277,13 +277,18 @@ struct Valid {
     /// `modified`, else `created`; `None` for objects without either (SCOs).
     version: Option<String>,
     spec_version: String,
+    /// An indicator's STIX pattern as validation parsed it, so it is parsed only once.
+    pattern: Option<::stix::pattern::Pattern>,
 }
 
 /// Full STIX 2.1 validation ([`::stix::validate::validate_object`]: every MUST, with the
 /// JSON pointer of each offending value). On failure: the pointer of the first error and
 /// a reason naming every error (later ones with their pointers).
 fn validate(index: usize, obj: &StixObject) -> Result<Valid, (String, String)> {
-    let report = ::stix::validate::validate_object(obj, &::stix::common::Pointer::object(index));
+    let (report, pattern) = ::stix::validate::validate_object_keeping_pattern(
+        obj,
+        &::stix::common::Pointer::object(index),
+    );
     let mut errors = report.errors();
     if let Some(first) = errors.next() {
         let mut reason = first.message.clone();
@@ -303,6 +308,7 @@ fn validate(index: usize, obj: &StixObject) -> Result<Valid, (String, String)> {
         version: text("modified").or_else(|| text("created")),
         spec_version: text("spec_version")
             .unwrap_or_else(|| ::stix::common::SPEC_VERSION.to_string()),
+        pattern,
     })
 }
 
@@ -312,13 +318,20 @@ fn escape_pointer(s: &str) -> String {
 
 /// The observables an indicator's pattern names by equality; an error for a STIX
 /// pattern that does not parse. Other pattern languages (snort, yara, sigma) name none.
-fn indicator_observables(obj: &StixObject) -> Result<Vec<Observable>, String> {
+/// `parsed` is the pattern validation already parsed (always there for a valid STIX
+/// indicator); it is parsed here only if not.
+fn indicator_observables(
+    obj: &StixObject,
+    parsed: Option<::stix::pattern::Pattern>,
+) -> Result<Vec<Observable>, String> {
     if obj.get_str("pattern_type") != Some("stix") {
         return Ok(vec![]);
     }
-    let pattern = obj.get_str("pattern").unwrap_or_default();
-    let parsed =
-        ::stix::pattern::parse(pattern).map_err(|e| format!("invalid STIX pattern: {e}"))?;
+    let parsed = match parsed {
+        Some(p) => p,
+        None => ::stix::pattern::parse(obj.get_str("pattern").unwrap_or_default())
+            .map_err(|e| format!("invalid STIX pattern: {e}"))?,
+    };
     let compiled = ::stix::pattern::compile(&parsed);
     let mut v: Vec<Observable> = compiled.observables().cloned().collect();
     v.sort();
