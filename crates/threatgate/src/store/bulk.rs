@@ -10,7 +10,8 @@
 //! 2. inserts all distinct observables of the batch, in key order, the same way, and looks
 //!    up only those that already existed;
 //! 3. merges the batch's claims per observable in memory, inserts the records that do not
-//!    exist yet and reads, merges and rewrites only those that do (and only if changed);
+//!    exist yet and merges and rewrites only those that do (and only if changed), reading
+//!    back only those this submission has not written itself ([`KnownRecords`]);
 //! 4. links objects to observables with one multi-row insert.
 //!
 //! The statements are the same on both engines; the result equals applying the items one
@@ -60,6 +61,50 @@ impl KnownObservables {
                 .or_default()
                 .insert(value.into(), id);
             self.len += 1;
+        }
+    }
+}
+
+/// Bytes of claim text one submission remembers across its batches (see [`KnownRecords`]).
+pub const MAX_KNOWN_RECORD_BYTES: usize = 64 << 20;
+
+/// The records this submission has written, by observable id: (record id, claim text as
+/// stored). A claim repeated in a later batch (the same value from another of the feed's
+/// sources, 30 % of a typical multi-source feed) then merges into the remembered text
+/// instead of attempting an insert that conflicts and reading the record back. The text
+/// is exactly what the row holds: writers are serialised, and every write of a record in
+/// this transaction goes through [`SubmissionWriter::write_records`] (which updates the
+/// entry) or [`SubmissionWriter::add_claim`] (which forgets it). Bounded by
+/// [`MAX_KNOWN_RECORD_BYTES`]; past that, records are read back from the store as before.
+#[derive(Default)]
+pub struct KnownRecords {
+    by_observable: HashMap<i64, (i64, Box<str>)>,
+    bytes: usize,
+}
+
+impl KnownRecords {
+    fn get(&self, observable_id: i64) -> Option<&(i64, Box<str>)> {
+        self.by_observable.get(&observable_id)
+    }
+
+    fn remember(&mut self, observable_id: i64, record_id: i64, claim: &str) {
+        let known = self.by_observable.contains_key(&observable_id);
+        if !known && self.bytes + claim.len() > MAX_KNOWN_RECORD_BYTES {
+            return;
+        }
+        self.bytes += claim.len();
+        if let Some((_, old)) = self
+            .by_observable
+            .insert(observable_id, (record_id, claim.into()))
+        {
+            self.bytes -= old.len();
+        }
+    }
+
+    /// For a record written another way: the remembered text may no longer be the row's.
+    pub(super) fn forget(&mut self, observable_id: i64) {
+        if let Some((_, old)) = self.by_observable.remove(&observable_id) {
+            self.bytes -= old.len();
         }
     }
 }
@@ -403,12 +448,16 @@ impl SubmissionWriter<'_> {
         }
         let now = format_time(self.now);
         let groups: Vec<(i64, Claim)> = merged.into_iter().collect();
-        let texts: Vec<String> = groups
+        // Records this submission already wrote are merged without an insert attempt.
+        let (known, fresh): (Vec<usize>, Vec<usize>) = (0..groups.len())
+            .partition(|&g| self.known_records.get(groups[g].0).is_some());
+        let texts: Vec<String> = fresh
             .iter()
-            .map(|(_, c)| serde_json::to_string(c).expect("claim serialises"))
+            .map(|&g| serde_json::to_string(&groups[g].1).expect("claim serialises"))
             .collect();
-        let mut values: Vec<ValRef<'_>> = Vec::with_capacity(groups.len() * RECORDS.columns.len());
-        for ((oid, claim), text) in groups.iter().zip(&texts) {
+        let mut values: Vec<ValRef<'_>> = Vec::with_capacity(fresh.len() * RECORDS.columns.len());
+        for (&g, text) in fresh.iter().zip(&texts) {
+            let (oid, claim) = &groups[g];
             values.extend([
                 ValRef::Int(*oid),
                 ValRef::Int(org),
@@ -420,18 +469,23 @@ impl SubmissionWriter<'_> {
             ]);
         }
         let mut conflicted: Vec<usize> = vec![];
-        for (g, id) in self
-            .tx
-            .insert_many(&RECORDS, &values)?
-            .into_iter()
-            .enumerate()
-        {
+        let inserted = self.tx.insert_many(&RECORDS, &values)?;
+        drop(values);
+        for ((&g, id), text) in fresh.iter().zip(inserted).zip(&texts) {
             match id {
-                Some(_) => self.records += 1,
+                Some(rid) => {
+                    self.records += 1;
+                    self.known_records.remember(groups[g].0, rid, text);
+                }
                 None => conflicted.push(g),
             }
         }
-        drop(values);
+        for g in known {
+            let (oid, claim) = &groups[g];
+            let (rid, text) = self.known_records.get(*oid).expect("partitioned as known");
+            let (rid, text) = (*rid, text.to_string());
+            self.merge_into_record(*oid, rid, &text, claim, &now)?;
+        }
         // Only records that already existed are read back and merged.
         for chunk in fixed_chunks(&conflicted) {
             let sql = format!(
@@ -451,24 +505,42 @@ impl SubmissionWriter<'_> {
                         "record of observable #{oid} conflicted but is missing"
                     ))
                 })?;
-                let before: Claim = serde_json::from_str(text)
-                    .map_err(|e| StoreError::Corrupt(format!("record #{rid} claim: {e}")))?;
-                let mut after = before.clone();
-                after.merge(claim);
-                if after != before {
-                    self.tx.execute(
-                        "UPDATE records SET claim = $1, tlp = $2, submission_id = $3, updated_at = $4 WHERE id = $5",
-                        &[
-                            serde_json::to_string(&after).expect("claim serialises").into(),
-                            after.tlp_or_default().as_str().into(),
-                            self.id.into(),
-                            now.as_str().into(),
-                            (*rid).into(),
-                        ],
-                    )?;
-                    self.records += 1;
-                }
+                self.merge_into_record(*oid, *rid, text, claim, &now)?;
             }
+        }
+        Ok(())
+    }
+
+    /// Merge `claim` into a stored record whose claim text is `text`; rewrite the row only
+    /// if that changes it. Remembers the resulting text ([`KnownRecords`]).
+    fn merge_into_record(
+        &mut self,
+        oid: i64,
+        rid: i64,
+        text: &str,
+        claim: &Claim,
+        now: &str,
+    ) -> Result<()> {
+        let before: Claim = serde_json::from_str(text)
+            .map_err(|e| StoreError::Corrupt(format!("record #{rid} claim: {e}")))?;
+        let mut after = before.clone();
+        after.merge(claim);
+        if after != before {
+            let new_text = serde_json::to_string(&after).expect("claim serialises");
+            self.tx.execute(
+                "UPDATE records SET claim = $1, tlp = $2, submission_id = $3, updated_at = $4 WHERE id = $5",
+                &[
+                    new_text.as_str().into(),
+                    after.tlp_or_default().as_str().into(),
+                    self.id.into(),
+                    now.into(),
+                    rid.into(),
+                ],
+            )?;
+            self.records += 1;
+            self.known_records.remember(oid, rid, &new_text);
+        } else {
+            self.known_records.remember(oid, rid, text);
         }
         Ok(())
     }

@@ -435,6 +435,7 @@ impl Store {
             now,
             last_added,
             known_observables: bulk::KnownObservables::default(),
+            known_records: bulk::KnownRecords::default(),
             bulk: false,
             objects: 0,
             records: 0,
@@ -994,6 +995,8 @@ pub struct SubmissionWriter<'a> {
     last_added: Option<Time>,
     /// Observable ids this submission already resolved (see [`bulk::KnownObservables`]).
     known_observables: bulk::KnownObservables,
+    /// Records this submission wrote, with their claim text (see [`bulk::KnownRecords`]).
+    known_records: bulk::KnownRecords,
     /// The transaction was told it is a bulk load ([`bulk::BULK_ROWS`]).
     bulk: bool,
     objects: i64,
@@ -1047,6 +1050,7 @@ impl SubmissionWriter<'_> {
                 .i64(0)?,
         };
         let now = format_time(self.now);
+        self.known_records.forget(oid);
         let existing = self.tx.query_one(
             "SELECT id, claim FROM records WHERE observable_id = $1 AND org_id = $2",
             &[oid.into(), self.meta.org_id.into()],
