@@ -607,8 +607,12 @@ fn assert_shows_nothing_hidden(
 
 /// A TAXII objects page rendered from the rows the store lends is byte for byte the page
 /// rendered from `collection_page`, for every version selection, paged in small steps.
+/// The pages are rendered into response buffers reused from one page to the next, as the
+/// server does on a miss, so a buffer still holding an earlier page must not show through.
 fn check_streamed_pages(store: &Store, scope: &ReadScope, ctx: &str) {
-    use threatgate::server::taxii::{render_collection_page, render_objects_page};
+    use threatgate::server::taxii::buffers::BufferPool;
+    use threatgate::server::taxii::{render_collection_page, render_objects_page_into};
+    let buffers = std::sync::Arc::new(BufferPool::default());
     use threatgate::store::{CollectionQuery, ObjectQuery, VersionSelect};
     let last_and_first = VersionSelect {
         first: true,
@@ -631,7 +635,7 @@ fn check_streamed_pages(store: &Store, scope: &ReadScope, ctx: &str) {
         for page_no in 0.. {
             let old = store.collection_page(scope, &q).unwrap();
             let want = render_collection_page(&old);
-            let got = render_objects_page(store, scope, &q).unwrap();
+            let got = render_objects_page_into(store, scope, &q, &buffers).unwrap();
             let what = format!("{ctx}: streamed page {page_no} of {:?}", q.versions);
             assert_eq!(
                 std::str::from_utf8(&got.body).unwrap(),
@@ -640,6 +644,12 @@ fn check_streamed_pages(store: &Store, scope: &ReadScope, ctx: &str) {
             );
             assert_eq!(got.dates, want.dates, "{what}");
             assert_eq!((got.objects, got.more), (want.objects, want.more), "{what}");
+            drop(got);
+            assert_eq!(
+                buffers.kept(),
+                1,
+                "{what}: the buffer is back for the next page"
+            );
             match (old.more, old.objects.last()) {
                 (true, Some(o)) => q.base.after = Some((format_time(o.date_added), o.pk)),
                 _ => break,

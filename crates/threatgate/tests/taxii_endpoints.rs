@@ -647,3 +647,32 @@ fn a_page_read_again_comes_back_identical_from_the_compressed_cache() {
         "the raw size of what is held is counted"
     );
 }
+
+/// SQLite lends page JSON without a per-row UTF-8 check; the renderer checks the whole
+/// page once. A row whose bytes are not UTF-8 (written behind the store's back) must
+/// fail the page as a server error, never reach a client, and leave the server serving.
+#[test]
+fn a_stored_object_that_is_not_utf8_fails_its_page_and_nothing_else() {
+    let (dir, w, s, http) = setup();
+    let url = collection_url(&http, &s, &w.tok_fr, "shared-with-me") + "objects/";
+    let db = rusqlite::Connection::open(dir.path().join(threatgate::store::SQLITE_FILE)).unwrap();
+    let changed = db
+        .execute(
+            "UPDATE objects SET json = CAST(replace(json, '\"type\"', \
+             '\"ty' || CAST(X'FF' AS TEXT) || 'pe\"') AS TEXT)",
+            [],
+        )
+        .unwrap();
+    assert!(changed > 0, "the world holds objects to corrupt");
+    drop(db);
+    let r = http.get(&url, &w.tok_fr);
+    assert_eq!(r.status(), 500);
+    let body: Value = serde_json::from_slice(&r.bytes().unwrap()).unwrap();
+    assert_eq!(body["http_status"], "500", "a TAXII error body: {body}");
+    assert!(
+        body.get("objects").is_none(),
+        "no object reaches the client: {body}"
+    );
+    // The server still answers what does not touch those rows.
+    assert_eq!(http.get(&s.url("/taxii2/"), &w.tok_fr).status(), 200);
+}

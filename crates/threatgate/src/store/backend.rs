@@ -297,6 +297,14 @@ impl Row {
 pub trait RowView {
     fn i64(&self, i: usize) -> Result<i64>;
     fn str(&self, i: usize) -> Result<&str>;
+    /// A text column's bytes, unchecked where the engine can lend them without a UTF-8
+    /// check (SQLite); the caller validates what it keeps ([`PageRow`]'s renderer checks a
+    /// whole page at once instead of each row).
+    ///
+    /// [`PageRow`]: super::PageRow
+    fn text_bytes(&self, i: usize) -> Result<&[u8]> {
+        self.str(i).map(str::as_bytes)
+    }
     /// An owned copy, for callers that keep the row.
     fn to_row(&self) -> Result<Row>;
 }

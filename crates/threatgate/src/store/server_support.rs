@@ -79,8 +79,9 @@ pub struct PageRow<'a> {
     pub pk: i64,
     /// As stored (parse with [`crate::model::parse_stored_time`]).
     pub date_added: &'a str,
-    /// The stored canonical JSON text of the object.
-    pub json: &'a str,
+    /// The stored canonical JSON text of the object, as bytes: not checked for UTF-8 row
+    /// by row (SQLite lends them unchecked); the reader checks what it renders, once.
+    pub json: &'a [u8],
 }
 
 pub struct CollectionPage {
@@ -119,7 +120,7 @@ impl Store {
             visit(PageRow {
                 pk: r.i64(0)?,
                 date_added: r.str(8)?,
-                json: r.str(9)?,
+                json: r.text_bytes(9)?,
             })
         })
     }

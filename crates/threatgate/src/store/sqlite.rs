@@ -194,6 +194,14 @@ impl RowView for SqliteRow<'_, '_> {
             ))),
         }
     }
+    fn text_bytes(&self, i: usize) -> Result<&[u8]> {
+        match self.0.get_ref(i)? {
+            ValueRef::Text(t) | ValueRef::Blob(t) => Ok(t),
+            other => Err(StoreError::Corrupt(format!(
+                "column {i}: expected text, got {other:?}"
+            ))),
+        }
+    }
     fn to_row(&self) -> Result<Row> {
         owned_row(self.0)
     }

@@ -1,5 +1,5 @@
-//! Response buffers for pages decompressed from the page cache, reused from one hit to
-//! the next. A fresh 500 KB buffer per hit is a `mmap` (the server maps allocations past
+//! Response buffers for pages decompressed from the page cache or rendered on a miss,
+//! reused from one response to the next. A fresh 500 KB buffer per hit is a `mmap` (the server maps allocations past
 //! 256 KiB on their own, `cli/serve.rs`), ~125 zero-filled page faults and a `munmap` when
 //! the response is gone: more than the decompression itself. A buffer comes back here when
 //! the last `Bytes` of its response is dropped.
@@ -7,6 +7,7 @@
 //! Bounded: at most [`KEPT`] buffers of at most [`KEPT_MAX_BYTES`] each wait here; more
 //! responses in flight at once allocate and free as before.
 
+use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
@@ -39,6 +40,29 @@ impl BufferPool {
             pool: self.clone(),
         };
         fill(&mut held.buf).then(|| Bytes::from_owner(held))
+    }
+
+    /// A buffer emptied, appended to by `write`, and returned as the `Bytes` of a response:
+    /// the part `write` says holds the body. A page rendered on a cache miss is written
+    /// straight here, not into a fresh vector copied into the response afterwards. On an
+    /// error the buffer goes back at once.
+    pub fn written<E>(
+        self: &Arc<Self>,
+        write: impl FnOnce(&mut Vec<u8>) -> Result<Range<usize>, E>,
+    ) -> Result<Bytes, E> {
+        let mut buf = self.take().unwrap_or_default();
+        buf.clear();
+        match write(&mut buf) {
+            Ok(body) => Ok(Bytes::from_owner(Held {
+                buf,
+                pool: self.clone(),
+            })
+            .slice(body)),
+            Err(e) => {
+                self.give_back(buf);
+                Err(e)
+            }
+        }
     }
 
     /// Buffers waiting for reuse (for tests).
@@ -115,6 +139,31 @@ mod tests {
         // A fill that fails gives the buffer back at once.
         assert!(pool.filled(2000, |_| false).is_none());
         assert_eq!(pool.kept(), 1);
+    }
+
+    #[test]
+    fn a_written_buffer_serves_the_part_named_and_is_reused_emptied() {
+        let pool = Arc::new(BufferPool::default());
+        let a = pool
+            .written(|b| {
+                b.extend_from_slice(b"xxhello");
+                Ok::<_, ()>(2..b.len())
+            })
+            .unwrap();
+        assert_eq!(&a[..], b"hello");
+        drop(a);
+        assert_eq!(pool.kept(), 1);
+        let b = pool
+            .written(|b| {
+                assert!(b.is_empty(), "a reused buffer starts empty");
+                b.extend_from_slice(b"bye");
+                Ok::<_, ()>(0..3)
+            })
+            .unwrap();
+        assert_eq!(&b[..], b"bye");
+        drop(b);
+        assert_eq!(pool.written(|_| Err::<Range<usize>, _>("no")), Err("no"));
+        assert_eq!(pool.kept(), 1, "a failed write gives the buffer back");
     }
 
     #[test]

@@ -192,6 +192,11 @@ impl PageCache {
         inner.pages.insert(key, Arc::new(stored));
     }
 
+    /// The response buffers shared by hits and misses (kept even when the cache is off).
+    pub fn buffers(&self) -> &Arc<BufferPool> {
+        &self.buffers
+    }
+
     /// The budget in bytes (0: the cache is off).
     pub fn budget(&self) -> usize {
         self.budget
