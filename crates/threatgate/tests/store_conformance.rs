@@ -712,14 +712,23 @@ conformance!(row_by_row_claim_between_batches_is_not_lost, |ts| {
     let claims = |label: &str| vec![(obs("192.0.2.9"), claim(Tlp::Green, &[label]))];
     let (first, last) = (claims("first"), claims("last"));
     let mut wr = ts.store.begin_submission(meta(&w.partner)).unwrap();
-    let batch = |c| [Entry { object: None, claims: c }];
+    let batch = |c| {
+        [Entry {
+            object: None,
+            claims: c,
+        }]
+    };
     wr.add_entries(&batch(&first)).unwrap();
     wr.add_claim(&obs("192.0.2.9"), &claim(Tlp::Green, &["between"]), None)
         .unwrap();
     wr.add_entries(&batch(&last)).unwrap();
     wr.finish(0, json!({})).unwrap();
     let scope = scope_for(&ts.store, &w.partner, Utc::now(), Channel::Interactive).unwrap();
-    let o = ts.store.observable(Kind::Ipv4, "192.0.2.9").unwrap().unwrap();
+    let o = ts
+        .store
+        .observable(Kind::Ipv4, "192.0.2.9")
+        .unwrap()
+        .unwrap();
     let recs = ts.store.visible_records(o.id, &scope).unwrap();
     assert_eq!(recs.len(), 1);
     assert_eq!(recs[0].claim.labels, ["between", "first", "last"]);

@@ -449,8 +449,8 @@ impl SubmissionWriter<'_> {
         let now = format_time(self.now);
         let groups: Vec<(i64, Claim)> = merged.into_iter().collect();
         // Records this submission already wrote are merged without an insert attempt.
-        let (known, fresh): (Vec<usize>, Vec<usize>) = (0..groups.len())
-            .partition(|&g| self.known_records.get(groups[g].0).is_some());
+        let (known, fresh): (Vec<usize>, Vec<usize>) =
+            (0..groups.len()).partition(|&g| self.known_records.get(groups[g].0).is_some());
         let texts: Vec<String> = fresh
             .iter()
             .map(|&g| serde_json::to_string(&groups[g].1).expect("claim serialises"))
