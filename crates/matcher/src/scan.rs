@@ -797,29 +797,31 @@ impl<'s> Worker<'s> {
         line_no
     }
 
-    /// The separator of the Zeek header in force, if the prefilter can use it.
-    fn zeek_separator(&self, state: &FormatState) -> Option<u8> {
+    /// The Zeek header in force: one met inside this block, else the block's own.
+    fn zeek_header<'a>(
+        &'a self,
+        state: &'a FormatState,
+    ) -> Option<&'a crate::formats::zeek::ZeekHeader> {
         let FormatState::Zeek(block_header) = state else {
             return None;
         };
-        let h = self
-            .scratch
-            .zeek_override
-            .as_deref()
-            .unwrap_or(block_header);
+        Some(
+            self.scratch
+                .zeek_override
+                .as_deref()
+                .unwrap_or(block_header),
+        )
+    }
+
+    /// The separator of the Zeek header in force, if the prefilter can use it.
+    fn zeek_separator(&self, state: &FormatState) -> Option<u8> {
+        let h = self.zeek_header(state)?;
         (!h.names.is_empty() && crate::prefilter::usable_separator(h.sep)).then_some(h.sep)
     }
 
     /// Zeek http.log: the `host` column, which makes a URL with `uri`.
     fn zeek_host_column(&self, state: &FormatState) -> Option<usize> {
-        let FormatState::Zeek(block_header) = state else {
-            return None;
-        };
-        let h = self
-            .scratch
-            .zeek_override
-            .as_deref()
-            .unwrap_or(block_header);
+        let h = self.zeek_header(state)?;
         h.uri_idx.and(h.host_idx)
     }
 
@@ -870,18 +872,16 @@ impl<'s> Worker<'s> {
                 }
             }
             FormatState::Text => !self.prefilter_scan(line, NO_SEP, None, at).maybe,
-            FormatState::Zeek(block_header) => {
+            FormatState::Zeek(_) => {
                 if matches!(line.first(), None | Some(b'#')) {
                     return false;
                 }
                 let Some(sep) = self.zeek_separator(state) else {
                     return false;
                 };
-                let h = self
-                    .scratch
-                    .zeek_override
-                    .as_deref()
-                    .unwrap_or(block_header);
+                let Some(h) = self.zeek_header(state) else {
+                    return false;
+                };
                 let column = self.zeek_host_column(state);
                 let scan = self.prefilter_scan(line, sep, column, at);
                 if scan.maybe || scan.seps + 1 != h.names.len() {
