@@ -591,13 +591,7 @@ fn failed_authentications_are_rate_limited_and_metrics_count() {
     assert!(limited, "40 failures in a row were never limited");
     // Even a good token waits while the bucket is empty (no oracle for guessing).
     assert_eq!(http.get(&s.url("/taxii2/"), &w.tok_fr).status(), 429);
-    let m = http
-        .client
-        .get(s.url("/metrics"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let m = http.metrics(&s);
     assert!(
         m.contains(
             "threatgate_http_requests_total{method=\"GET\",route=\"/taxii2/\",status=\"401\"}"
@@ -623,13 +617,7 @@ fn a_page_read_again_comes_back_identical_from_the_compressed_cache() {
         (r.bytes().unwrap(), dates)
     };
     let metric = |name: &str| -> u64 {
-        let m = http
-            .client
-            .get(s.url("/metrics"))
-            .send()
-            .unwrap()
-            .text()
-            .unwrap();
+        let m = http.metrics(&s);
         m.lines()
             .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
             .unwrap_or_else(|| panic!("{name} missing from {m}"))

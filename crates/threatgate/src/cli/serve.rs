@@ -65,11 +65,9 @@ pub fn run(cli: &Cli, a: &ServeArgs) -> Result<ExitCode> {
 /// each arena ever held: with the server's store threads rendering ~500 KB pages, RSS
 /// settled near 1.2 GB whatever the page cache's size (bench/TAXII_RESULTS.md). Two arenas,
 /// and buffers past 256 KB mapped on their own (so freeing one gives it back), keep RSS
-/// close to what is in use. Only the long-running server wants this: batch commands
-/// (ingest, match) allocate large short-lived buffers that glibc's adaptive threshold
-/// serves better. Set before the runtime's threads start. The binary's batch commands use
-/// mimalloc (`crate::alloc`); the server switches back to glibc's first, so that this
-/// bound is the one measured.
+/// close to what is in use. Set before the runtime's threads start. The binary's batch
+/// commands (ingest, match) run on mimalloc (`crate::alloc`); the server switches back to
+/// glibc's first, so that this bound is the one measured.
 fn bound_allocator_memory() {
     crate::alloc::use_system_allocator();
     #[cfg(all(target_os = "linux", target_env = "gnu"))]

@@ -366,6 +366,16 @@ impl Http {
             .unwrap()
     }
 
+    /// The server's Prometheus text (`/metrics` needs no token).
+    pub fn metrics(&self, s: &Server) -> String {
+        self.client
+            .get(s.url("/metrics"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    }
+
     /// GET and parse JSON, asserting 200 and the TAXII media type.
     pub fn json(&self, url: &str, token: &str) -> Value {
         let r = self.get(url, token);
