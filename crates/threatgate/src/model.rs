@@ -217,7 +217,9 @@ pub struct SourceRecord {
 }
 
 /// What a source says about an observable; merged field by field on re-submission.
+/// Absent fields read as their defaults (the store keeps claims without empty fields).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Claim {
     pub first_seen: Option<Time>,
     pub last_seen: Option<Time>,

@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{SubsecRound, Utc};
 
 use super::backend::{fixed_chunks, placeholders, InsertMany, Result, StoreError, Val, ValRef};
-use super::{format_time, NewObject, SubmissionWriter};
+use super::{claim_text, format_time, NewObject, SubmissionWriter};
 use crate::model::{Claim, Kind, Observable};
 
 /// Observable ids by (kind, value), borrowing the batch's values.
@@ -453,7 +453,7 @@ impl SubmissionWriter<'_> {
             (0..groups.len()).partition(|&g| self.known_records.get(groups[g].0).is_some());
         let texts: Vec<String> = fresh
             .iter()
-            .map(|&g| serde_json::to_string(&groups[g].1).expect("claim serialises"))
+            .map(|&g| claim_text::encode(&groups[g].1))
             .collect();
         let mut values: Vec<ValRef<'_>> = Vec::with_capacity(fresh.len() * RECORDS.columns.len());
         for (&g, text) in fresh.iter().zip(&texts) {
@@ -521,12 +521,12 @@ impl SubmissionWriter<'_> {
         claim: &Claim,
         now: &str,
     ) -> Result<()> {
-        let before: Claim = serde_json::from_str(text)
+        let before: Claim = claim_text::decode(text)
             .map_err(|e| StoreError::Corrupt(format!("record #{rid} claim: {e}")))?;
         let mut after = before.clone();
         after.merge(claim);
         if after != before {
-            let new_text = serde_json::to_string(&after).expect("claim serialises");
+            let new_text = claim_text::encode(&after);
             self.tx.execute(
                 "UPDATE records SET claim = $1, tlp = $2, submission_id = $3, updated_at = $4 WHERE id = $5",
                 &[

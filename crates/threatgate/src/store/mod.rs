@@ -10,6 +10,7 @@
 
 pub mod backend;
 mod bulk;
+mod claim_text;
 mod ops;
 pub mod postgres;
 pub mod schema;
@@ -1058,14 +1059,14 @@ impl SubmissionWriter<'_> {
         let rid = match existing {
             Some(r) => {
                 let rid = r.i64(0)?;
-                let mut merged: Claim = serde_json::from_str(r.str(1)?)
+                let mut merged: Claim = claim_text::decode(r.str(1)?)
                     .map_err(|e| StoreError::Corrupt(format!("record #{rid} claim: {e}")))?;
                 let before = merged.clone();
                 merged.merge(claim);
                 if merged != before {
                     self.tx.execute(
                         "UPDATE records SET claim = $1, tlp = $2, submission_id = $3, updated_at = $4 WHERE id = $5",
-                        &[serde_json::to_string(&merged).expect("claim serialises").into(), merged.tlp_or_default().as_str().into(), self.id.into(), now.into(), rid.into()],
+                        &[claim_text::encode(&merged).into(), merged.tlp_or_default().as_str().into(), self.id.into(), now.into(), rid.into()],
                     )?;
                     self.records += 1;
                 }
@@ -1076,7 +1077,7 @@ impl SubmissionWriter<'_> {
                 self.tx
                     .query_one(
                         "INSERT INTO records (observable_id, org_id, submission_id, tlp, claim, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
-                        &[oid.into(), self.meta.org_id.into(), self.id.into(), claim.tlp_or_default().as_str().into(), serde_json::to_string(claim).expect("claim serialises").into(), now.into()],
+                        &[oid.into(), self.meta.org_id.into(), self.id.into(), claim.tlp_or_default().as_str().into(), claim_text::encode(claim).into(), now.into()],
                     )?
                     .ok_or_else(|| StoreError::Db("insert returned no id".into()))?
                     .i64(0)?
@@ -1309,7 +1310,7 @@ fn record_from_row(r: &Row) -> Result<SourceRecord> {
         observable_id: r.i64(1)?,
         org_id: r.i64(2)?,
         submission_id: r.i64(3)?,
-        claim: serde_json::from_str(r.str(4)?)
+        claim: claim_text::decode(r.str(4)?)
             .map_err(|e| StoreError::Corrupt(format!("record #{id} claim: {e}")))?,
         created_at: time_col(r, 5)?,
         updated_at: time_col(r, 6)?,
