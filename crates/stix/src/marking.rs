@@ -185,7 +185,8 @@ impl Tlp {
 
 impl fmt::Display for Tlp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.label())
+        // `pad`, so column widths in tables apply.
+        f.pad(self.label())
     }
 }
 
@@ -287,7 +288,8 @@ impl Pap {
 
 impl fmt::Display for Pap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.label())
+        // `pad`, so column widths in tables apply.
+        f.pad(self.label())
     }
 }
 

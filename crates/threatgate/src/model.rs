@@ -29,7 +29,7 @@ macro_rules! string_enum {
             pub fn as_str(self) -> &'static str { match self { $($name::$variant => $text),+ } }
         }
         impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(self.as_str()) }
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.pad(self.as_str()) }
         }
         impl FromStr for $name {
             type Err = ParseError;
@@ -108,6 +108,19 @@ pub struct Org {
     /// The STIX identity that represents this org in exports.
     pub identity_id: String,
     pub created_at: Time,
+}
+
+/// What an organisation name may be; the same rule for the command line and the API.
+pub const ORG_NAME_RULE: &str = "1 to 200 characters, letters, digits, space, '.', '_' or '-', starting with a letter or digit";
+
+/// Whether `name` follows [`ORG_NAME_RULE`] (no surrounding spaces either).
+pub fn valid_org_name(name: &str) -> bool {
+    name.len() <= 200
+        && name == name.trim()
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || " ._-".contains(c))
 }
 
 #[derive(Debug, Clone)]

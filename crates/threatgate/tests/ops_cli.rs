@@ -421,6 +421,8 @@ fn bad_input_fails_clearly_and_changes_nothing() {
         e.contains("column 30") && e.contains("expected `,` and another value, or `)`"),
         "{e}"
     );
+    // Said once: the error's cause is its own text, which must not be printed again.
+    assert_eq!(e.matches("filter error").count(), 1, "{e}");
     // A state change that is not allowed (skipping ahead; another country's member).
     let e = fails(
         d,

@@ -71,6 +71,9 @@ pub fn org(cli: &Cli, c: &OrgCmd) -> Result<ExitCode> {
             kind,
             country,
         } => {
+            if !valid_org_name(name) {
+                bail!("{name:?} is not a usable organisation name: {ORG_NAME_RULE}");
+            }
             let country = country.as_deref().map(normalise_country).transpose()?;
             if *kind == OrgKind::Member && country.is_none() {
                 bail!("a member organisation needs --country CC (its ISO 3166-1 alpha-2 code, e.g. FR)");
@@ -318,6 +321,20 @@ pub fn agreement(cli: &Cli, c: &AgreementCmd) -> Result<ExitCode> {
             valid_from,
         } => {
             let old = store.agreement(*id)?;
+            // Renewals form one chain (the UI and `agreement list` follow it); a second
+            // renewal of the same agreement would fork it and double the term.
+            if let Some(next) = store
+                .agreements(Some(old.org_id))?
+                .into_iter()
+                .find(|a| a.renews == Some(old.id))
+            {
+                bail!(
+                    "agreement #{} was already renewed by #{}; renew #{} instead",
+                    old.id,
+                    next.id,
+                    next.id
+                );
+            }
             let from = valid_from.unwrap_or(old.valid_until);
             let ag = store.add_agreement(
                 &NewAgreement {
@@ -385,15 +402,17 @@ pub fn token(cli: &Cli, c: &TokenCmd) -> Result<ExitCode> {
         }
         TokenCmd::List { org } => {
             let filter = org.as_deref().map(|n| org_named(&store, n)).transpose()?;
+            let names: std::collections::HashMap<OrgId, String> =
+                store.orgs()?.into_iter().map(|o| (o.id, o.name)).collect();
             println!(
-                "{:<4} {:<6} {:<8} {:<22} {}",
+                "{:<4} {:<20} {:<8} {:<24} {}",
                 "ID", "ORG", "ROLE", "CREATED", "STATUS"
             );
             for t in store.tokens(filter.map(|o| o.id))? {
                 println!(
-                    "{:<4} {:<6} {:<8} {:<22} {}",
+                    "{:<4} {:<20} {:<8} {:<24} {}",
                     t.id,
-                    t.org_id,
+                    names.get(&t.org_id).cloned().unwrap_or_default(),
                     t.role,
                     stix_time(t.created_at),
                     t.revoked_at

@@ -30,7 +30,7 @@ pub fn run(cli: &Cli, a: &ExportArgs) -> Result<ExitCode> {
             // Write beside the target and rename, so a failed export never leaves half a file.
             let tmp = p.with_extension("partial");
             let f = std::fs::File::create(&tmp)
-                .with_context(|| format!("creating {}", tmp.display()))?;
+                .with_context(|| format!("writing {} (via {})", p.display(), tmp.display()))?;
             let mut w = BufWriter::new(f);
             let s = export(&store, &viewer, a.format, &mut w)?;
             w.flush()?;

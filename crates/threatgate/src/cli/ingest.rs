@@ -118,6 +118,11 @@ pub fn run(cli: &Cli, a: &IngestArgs) -> Result<ExitCode> {
     } else {
         print_report(&report);
     }
+    // --partial keeps what it can; when that is nothing at all, the run failed.
+    if report.submissions.is_empty() && !report.rejected.is_empty() {
+        eprintln!("error: nothing was stored: every file was refused or rejected (listed above)");
+        return Ok(ExitCode::from(2));
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -95,6 +95,16 @@ pub fn open_store(cli: &Cli) -> Result<Store> {
         Some(url) => Store::open_postgres(url, None)
             .with_context(|| format!("opening {}", crate::store::postgres::redact(url))),
         None => {
+            // Only `init` and `quickstart` make a store: elsewhere a mistyped --data would
+            // create an empty one and answer from it ("audit chain intact: 0 entries").
+            let db = cli.data.join(crate::store::SQLITE_FILE);
+            if !matches!(cli.command, Command::Init(_) | Command::Quickstart(_)) && !db.exists() {
+                bail!(
+                    "no threatgate store at {}: check --data (or THREATGATE_DATA), or create one with `threatgate init --data {}`",
+                    db.display(),
+                    cli.data.display()
+                );
+            }
             Store::open_dir(&cli.data).with_context(|| format!("opening {}", cli.data.display()))
         }
     }
@@ -126,14 +136,40 @@ pub fn hub(store: &Store) -> Result<Org> {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Piped into `head`, a command should end quietly when the reader goes away, as Unix
+    // tools do, not panic in `println!`. `serve` keeps Rust's default (SIGPIPE ignored).
+    #[cfg(unix)]
+    if !matches!(cli.command, Command::Serve(_)) {
+        // SAFETY: called before any other thread exists; restores the OS default.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     init_tracing();
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_text(&e));
             ExitCode::from(2)
         }
     }
+}
+
+/// The error and its causes, each said once: many errors already quote their source in
+/// their own message ("{file}: {source}"), which `{:#}` would then repeat.
+fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let c = cause.to_string();
+        if text.contains(&c) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&c);
+    }
+    text
 }
 
 fn init_tracing() {

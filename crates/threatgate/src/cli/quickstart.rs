@@ -275,7 +275,7 @@ pub fn run(cli: &Cli, a: &QuickstartArgs) -> Result<ExitCode> {
     }
 
     enrich(&store, &samples)?;
-    summary(&store, &hub, &rejected)?;
+    summary(cli, &store, &hub, &rejected)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -297,7 +297,7 @@ fn enrich(store: &Store, samples: &Path) -> Result<()> {
     Ok(())
 }
 
-fn summary(store: &Store, hub: &Org, rejected: &[String]) -> Result<()> {
+fn summary(cli: &Cli, store: &Store, hub: &Org, rejected: &[String]) -> Result<()> {
     let scope = scope_for(store, hub, Utc::now(), Channel::Interactive)?;
     let s = store.stats(&scope)?;
     let orgs: BTreeMap<OrgId, String> = store.orgs()?.into_iter().map(|o| (o.id, o.name)).collect();
@@ -335,14 +335,38 @@ fn summary(store: &Store, hub: &Org, rejected: &[String]) -> Result<()> {
     if by_count.len() > 12 {
         println!("  ... and {} other reasons", by_count.len() - 12);
     }
-    println!(
-        "\nNext, try:
-  threatgate agreement list                       # who may submit and receive, days to expiry
-  threatgate search 66.210.228.178 --as cert-fr    # an emotet C2, as France's CERT sees it
-  threatgate search 66.210.228.178 --as hub        # the same, as the hub sees it
-  threatgate export --as cert-de --format stix --out cert-de.json
-  threatgate audit --verify
-  threatgate serve --listen 127.0.0.1:8080         # TAXII 2.1, REST API and the web UI"
-    );
+    // The commands must work as printed, so they name a data directory given with --data.
+    let data = if cli.database_url.is_none() && cli.data != Path::new("./threatgate-data") {
+        let d = cli.data.display().to_string();
+        if d.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+:@".contains(c)) {
+            format!(" --data {d}")
+        } else {
+            format!(" --data '{}'", d.replace('\'', "'\\''"))
+        }
+    } else {
+        String::new()
+    };
+    println!("\nNext, try:");
+    for (cmd, why) in [
+        ("agreement list", "who may submit and receive, days to expiry"),
+        (
+            "search 66.210.228.178 --as cert-fr",
+            "an emotet C2 (TLP:AMBER): France's CERT is not told it exists",
+        ),
+        ("search 66.210.228.178 --as hub", "the same, as the hub sees it"),
+        ("export --as cert-de --format stix --out cert-de.json", ""),
+        ("audit --verify", ""),
+        (
+            "serve --listen 127.0.0.1:8080",
+            "TAXII 2.1, REST API and the web UI",
+        ),
+    ] {
+        let line = format!("  threatgate{data} {cmd}");
+        if why.is_empty() {
+            println!("{line}");
+        } else {
+            println!("{line:<50} # {why}");
+        }
+    }
     Ok(())
 }

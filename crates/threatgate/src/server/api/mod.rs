@@ -469,20 +469,9 @@ async fn create_org(
     ApiJson(body): ApiJson<NewOrgIn>,
 ) -> Result<Response, Problem> {
     require_admin(&caller)?;
-    let name = body.name.trim().to_string();
-    let name_ok = !name.is_empty()
-        && name.len() <= 200
-        && name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || " ._-".contains(c));
-    if !name_ok || name != body.name {
-        return Err(Problem::bad_request(
-            "name: 1 to 200 characters, letters, digits, space, '.', '_' or '-', starting with a letter or digit",
-        ));
+    let name = body.name.clone();
+    if !valid_org_name(&name) {
+        return Err(Problem::bad_request(format!("name: {ORG_NAME_RULE}")));
     }
     let kind = exact(
         &[OrgKind::Partner, OrgKind::Member],

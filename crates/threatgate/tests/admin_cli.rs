@@ -1,0 +1,226 @@
+//! The administration commands as an operator types them, through the real binary: output
+//! into a pipe that closes early, organisation names, renewals, table columns, the
+//! quickstart's suggested commands, and errors said once.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn cmd(data: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_threatgate"));
+    c.arg("--data")
+        .arg(data)
+        .args(args)
+        .env_remove("THREATGATE_DATABASE_URL")
+        .env_remove("THREATGATE_DATA");
+    c
+}
+
+fn tg(data: &Path, args: &[&str]) -> Output {
+    cmd(data, args).output().expect("run threatgate")
+}
+
+fn ok(data: &Path, args: &[&str]) -> String {
+    let o = tg(data, args);
+    assert!(
+        o.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+fn fails(data: &Path, args: &[&str]) -> String {
+    let o = tg(data, args);
+    assert_eq!(o.status.code(), Some(2), "{args:?} should fail with 2");
+    String::from_utf8(o.stderr).unwrap()
+}
+
+/// An exchange with a hub and one member with a receive agreement (#1).
+fn exchange(d: &Path) {
+    ok(d, &["init"]);
+    ok(d, &["org", "add", "cert-fr", "--kind", "member", "--country", "FR"]);
+    ok(
+        d,
+        &[
+            "agreement",
+            "add",
+            "--org",
+            "cert-fr",
+            "--role",
+            "receive",
+            "--signed-on",
+            "2025-01-15",
+            "--valid-from",
+            "2025-01-15",
+            "--valid-until",
+            "2030-01-15",
+        ],
+    );
+}
+
+#[test]
+fn a_closed_pipe_ends_the_command_without_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    exchange(d);
+    for args in [&["org", "list"][..], &["agreement", "list"][..]] {
+        let mut child = cmd(d, args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader goes away before the command writes, as `| head -0` would.
+        drop(child.stdout.take());
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        let status = child.wait().unwrap();
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_ne!(status.code(), Some(101), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn org_names_follow_the_apis_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(d, &["init"]);
+    for bad in ["", "  ", "a b/c", " cert-it"] {
+        let e = fails(d, &["org", "add", bad, "--kind", "member", "--country", "IT"]);
+        assert!(e.contains("is not a usable organisation name"), "{bad:?}: {e}");
+    }
+    ok(d, &["org", "add", "cert-it", "--kind", "member", "--country", "IT"]);
+    let list = ok(d, &["org", "list"]);
+    assert_eq!(list.lines().count(), 3, "{list}");
+}
+
+#[test]
+fn an_agreement_is_renewed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    exchange(d);
+    let renew = [
+        "agreement",
+        "renew",
+        "1",
+        "--signed-on",
+        "2029-12-01",
+        "--valid-until",
+        "2035-01-15",
+    ];
+    let out = ok(d, &renew);
+    assert!(out.contains("Agreement #2 renews #1"), "{out}");
+    let e = fails(d, &renew);
+    assert!(
+        e.contains("agreement #1 was already renewed by #2; renew #2 instead"),
+        "{e}"
+    );
+    let list = ok(d, &["agreement", "list"]);
+    assert_eq!(list.lines().count(), 3, "{list}");
+}
+
+#[test]
+fn table_columns_line_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    exchange(d);
+    for (args, cols) in [
+        (&["org", "list"][..], &["KIND", "COUNTRY", "AGREEMENT"][..]),
+        (&["agreement", "list"][..], &["SIGNED", "MAX TLP", "STATUS"][..]),
+        (&["token", "list"][..], &["ROLE", "CREATED", "STATUS"][..]),
+    ] {
+        let out = ok(d, args);
+        let header = out.lines().next().unwrap();
+        for col in cols {
+            let i = header.find(col).unwrap();
+            // Each row's value starts where its header does.
+            for row in out.lines().skip(1) {
+                let b = row.as_bytes();
+                assert!(
+                    b.len() > i && b[i - 1] == b' ' && b[i] != b' ',
+                    "{args:?}, column {col}:\n{header}\n{row}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn errors_say_their_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    exchange(d);
+    let missing = d.join("no-such.log");
+    let e = fails(
+        d,
+        &["match", "--as", "hub", missing.to_str().unwrap()],
+    );
+    assert_eq!(e.matches("No such file or directory").count(), 1, "{e}");
+    // An export that cannot be written names the file asked for.
+    let out = d.join("no-dir").join("x.csv");
+    let e = fails(
+        d,
+        &["export", "--as", "cert-fr", "--format", "csv", "--out", out.to_str().unwrap()],
+    );
+    assert!(e.contains(out.to_str().unwrap()), "{e}");
+}
+
+#[test]
+fn quickstart_suggests_commands_that_work_as_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("qs");
+    let out = ok(&d, &["quickstart"]);
+    let next = &out[out.find("Next, try:").expect(&out)..];
+    let want = format!("threatgate --data {} ", d.display());
+    let suggested: Vec<&str> = next.lines().skip(1).collect();
+    assert!(!suggested.is_empty(), "{out}");
+    for line in suggested {
+        assert!(line.trim_start().starts_with(&want), "{line}\n{out}");
+    }
+    // The first one, run as printed.
+    let list = ok(&d, &["agreement", "list"]);
+    assert!(list.contains("cert-fr"), "{list}");
+}
+
+#[test]
+fn partial_ingest_that_stores_nothing_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    exchange(d);
+    let list = d.join("ips.txt");
+    std::fs::write(&list, "192.0.2.7\n").unwrap();
+    // cert-fr only receives: its submission is refused whole.
+    let o = tg(
+        d,
+        &["ingest", list.to_str().unwrap(), "--as", "cert-fr", "--partial"],
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{out}{err}");
+    assert!(out.contains("receive-only"), "{out}");
+    assert!(err.contains("nothing was stored"), "{err}");
+}
+
+#[test]
+fn a_mistyped_data_directory_is_not_a_new_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    exchange(d);
+    // Tokens name their org, not its row id.
+    let tokens = ok(d, &["token", "list"]);
+    assert!(tokens.lines().nth(1).unwrap().contains(" hub "), "{tokens}");
+    let typo = dir.path().join("threatgate-dta");
+    for args in [&["audit", "--verify"][..], &["org", "list"][..]] {
+        let e = fails(&typo, args);
+        assert!(e.contains("no threatgate store at"), "{args:?}: {e}");
+    }
+    assert!(!typo.exists(), "a read made a data directory");
+    ok(&typo, &["init"]);
+    let out = ok(&typo, &["audit", "--verify"]);
+    assert!(out.contains("audit chain intact"), "{out}");
+}
