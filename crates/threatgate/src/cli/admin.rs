@@ -96,8 +96,8 @@ pub fn org(cli: &Cli, c: &OrgCmd) -> Result<ExitCode> {
             let now = Utc::now();
             let agreements = store.agreements(None)?;
             println!(
-                "{:<4} {:<24} {:<8} {:<7} {}",
-                "ID", "NAME", "KIND", "COUNTRY", "AGREEMENT IN FORCE"
+                "{:<4} {:<24} {:<8} {:<7} AGREEMENT IN FORCE",
+                "ID", "NAME", "KIND", "COUNTRY"
             );
             for o in store.orgs()? {
                 let live: Vec<String> = agreements
@@ -266,8 +266,8 @@ pub fn agreement(cli: &Cli, c: &AgreementCmd) -> Result<ExitCode> {
             };
             let now = Utc::now();
             println!(
-                "{:<4} {:<20} {:<8} {:<11} {:<11} {:<11} {:<13} {:<11} {}",
-                "ID", "ORG", "ROLE", "SIGNED", "FROM", "UNTIL", "MAX TLP", "STATUS", "DAYS LEFT"
+                "{:<4} {:<20} {:<8} {:<11} {:<11} {:<11} {:<13} {:<11} DAYS LEFT",
+                "ID", "ORG", "ROLE", "SIGNED", "FROM", "UNTIL", "MAX TLP", "STATUS"
             );
             for a in store.agreements(filter.map(|o| o.id))? {
                 let status = if a.in_force_at(now) {
@@ -386,8 +386,8 @@ pub fn token(cli: &Cli, c: &TokenCmd) -> Result<ExitCode> {
         TokenCmd::List { org } => {
             let filter = org.as_deref().map(|n| org_named(&store, n)).transpose()?;
             println!(
-                "{:<4} {:<6} {:<8} {:<22} {}",
-                "ID", "ORG", "ROLE", "CREATED", "STATUS"
+                "{:<4} {:<6} {:<8} {:<22} STATUS",
+                "ID", "ORG", "ROLE", "CREATED"
             );
             for t in store.tokens(filter.map(|o| o.id))? {
                 println!(
