@@ -519,20 +519,9 @@ fn group<K: Ord>(mut v: Vec<(K, Handle)>) -> Vec<(K, Vec<Handle>)> {
 }
 
 /// Host of a canonical URL (as produced by `observable::canonical_url`): lower-case already.
+/// `None` for an empty host (no indicator is keyed by one).
 pub(crate) fn url_host_of_canonical(u: &str) -> Option<&str> {
-    let rest = &u[u.find("://")? + 3..];
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..end];
-    let host_port = authority
-        .rsplit_once('@')
-        .map(|(_, h)| h)
-        .unwrap_or(authority);
-    if host_port.starts_with('[') {
-        let close = host_port.find(']')?;
-        return Some(&host_port[..=close]);
-    }
-    let h = host_port.split(':').next().unwrap_or(host_port);
-    (!h.is_empty()).then_some(h)
+    observable::canonical_url_host(u).filter(|h| !h.is_empty())
 }
 
 /// The compiled indicator set. Immutable; share it across threads with `Arc`.
