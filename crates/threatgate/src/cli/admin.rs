@@ -9,6 +9,7 @@ use clap::{Args, Subcommand};
 use super::{hub, open_store, org_named, Cli};
 use crate::auth;
 use crate::model::*;
+use crate::store::Store;
 
 #[derive(Args, Debug)]
 pub struct InitArgs {
@@ -27,9 +28,19 @@ pub fn init(cli: &Cli, a: &InitArgs) -> Result<ExitCode> {
             h.name
         );
     }
+    let (hub, secret) = create_hub(&store, &a.hub_name, "initial admin token")?;
+    println!("Initialised {} with hub {:?}.", store.describe(), hub.name);
+    println!("Admin token (shown once, store it safely):\n  {secret}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Create the hub organisation and its first admin token (labelled `token_label`); returns
+/// the hub and the token's secret, to be shown once. `init` and `quickstart` both start a
+/// store this way.
+pub(super) fn create_hub(store: &Store, name: &str, token_label: &str) -> Result<(Org, String)> {
     let hub = store.create_org(
         &NewOrg {
-            name: a.hub_name.clone(),
+            name: name.to_string(),
             kind: OrgKind::Hub,
             country: None,
         },
@@ -39,13 +50,11 @@ pub fn init(cli: &Cli, a: &InitArgs) -> Result<ExitCode> {
     store.create_token(
         hub.id,
         TokenRole::Admin,
-        "initial admin token",
+        token_label,
         &auth::hash_secret(&secret),
         Some(hub.id),
     )?;
-    println!("Initialised {} with hub {:?}.", store.describe(), hub.name);
-    println!("Admin token (shown once, store it safely):\n  {secret}");
-    Ok(ExitCode::SUCCESS)
+    Ok((hub, secret))
 }
 
 #[derive(Subcommand, Debug)]

@@ -13,7 +13,6 @@ use clap::Args;
 
 use super::ingest::{print_report, BarProgress};
 use super::{open_store, Cli};
-use crate::auth;
 use crate::ingest::{ingest_paths, IngestError, IngestOptions, IngestReport};
 use crate::lookup::scope_for;
 use crate::model::*;
@@ -169,22 +168,7 @@ pub fn run(cli: &Cli, a: &QuickstartArgs) -> Result<ExitCode> {
     let hub = match store.hub()? {
         Some(h) => h,
         None => {
-            let h = store.create_org(
-                &NewOrg {
-                    name: "hub".into(),
-                    kind: OrgKind::Hub,
-                    country: None,
-                },
-                None,
-            )?;
-            let secret = auth::generate_secret();
-            store.create_token(
-                h.id,
-                TokenRole::Admin,
-                "quickstart admin",
-                &auth::hash_secret(&secret),
-                Some(h.id),
-            )?;
+            let (h, secret) = super::admin::create_hub(&store, "hub", "quickstart admin")?;
             println!("Created the hub; its admin token (shown once): {secret}");
             h
         }
