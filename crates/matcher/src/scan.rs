@@ -42,6 +42,17 @@ use crate::prefilter::{LineScan, Segment, SEGMENT_LEN};
 use crate::set::{Handle, IndicatorSet};
 use crate::{Event, Hit, ScanError, SkipReason, Summary};
 
+/// A line's bytes without the `\r` of a CRLF ending. The one place of that rule: the
+/// segment prefilter ([`IndicatorSet::segment_scan_lines`]) and the full path must cut the
+/// same bytes, or a line's prefilter answer would be about another line than the one parsed.
+#[inline]
+pub(crate) fn without_cr(line: &[u8]) -> &[u8] {
+    match line {
+        [rest @ .., b'\r'] => rest,
+        _ => line,
+    }
+}
+
 /// Lines longer than this are skipped (the default: 1 MiB).
 pub const DEFAULT_MAX_LINE_LEN: usize = 1 << 20;
 /// Bytes per block handed to a worker. Large enough to amortise the hand-off, small enough
@@ -916,10 +927,7 @@ impl<'s> Worker<'s> {
             r.skip(SkipReason::LineTooLong);
             return;
         }
-        let line = match line {
-            [rest @ .., b'\r'] => rest,
-            _ => line,
-        };
+        let line = without_cr(line);
         if self.cfg.prefilter && self.hit_free(line, state, r, at) {
             return;
         }

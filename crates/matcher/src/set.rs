@@ -172,6 +172,27 @@ impl StrTable {
             .map(|&id| (id, &self.entries[id as usize]))
     }
 
+    /// The entry for `key` as a [`Found`] of `rule`: the exact-string probes (URL, hash,
+    /// e-mail) differ only in table, rule and indicator kind. An empty table answers without
+    /// hashing the key. Generic over `indicator` so each probe keeps its own inlined code
+    /// (no call through a pointer).
+    #[inline]
+    fn probe_exact(
+        &self,
+        key: &[u8],
+        rule: MatchRule,
+        indicator: impl FnOnce(u32) -> IndicatorRef,
+    ) -> Option<Found> {
+        if self.entries.is_empty() {
+            return None;
+        }
+        self.find(key).map(|(id, e)| Found {
+            rule,
+            indicator: indicator(id),
+            handles: e.handles,
+        })
+    }
+
     fn text(&self, id: u32) -> &str {
         // Arena bytes always come from `String`s (canonical values); entries start and end on
         // char boundaries because suffix markers start after a '.'.
@@ -519,20 +540,9 @@ fn group<K: Ord>(mut v: Vec<(K, Handle)>) -> Vec<(K, Vec<Handle>)> {
 }
 
 /// Host of a canonical URL (as produced by `observable::canonical_url`): lower-case already.
+/// `None` for an empty host (no indicator is keyed by one).
 pub(crate) fn url_host_of_canonical(u: &str) -> Option<&str> {
-    let rest = &u[u.find("://")? + 3..];
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..end];
-    let host_port = authority
-        .rsplit_once('@')
-        .map(|(_, h)| h)
-        .unwrap_or(authority);
-    if host_port.starts_with('[') {
-        let close = host_port.find(']')?;
-        return Some(&host_port[..=close]);
-    }
-    let h = host_port.split(':').next().unwrap_or(host_port);
-    (!h.is_empty()).then_some(h)
+    observable::canonical_url_host(u).filter(|h| !h.is_empty())
 }
 
 /// The compiled indicator set. Immutable; share it across threads with `Arc`.
@@ -813,36 +823,21 @@ impl IndicatorSet {
 
     #[inline]
     pub(crate) fn probe_url(&self, canonical: &[u8]) -> Option<Found> {
-        self.urls.find(canonical).map(|(id, e)| Found {
-            rule: MatchRule::UrlExact,
-            indicator: IndicatorRef::Url(id),
-            handles: e.handles,
-        })
+        self.urls
+            .probe_exact(canonical, MatchRule::UrlExact, IndicatorRef::Url)
     }
 
     /// `hex` must be lower-case.
     #[inline]
     pub(crate) fn probe_hash(&self, hex: &[u8]) -> Option<Found> {
-        if self.hashes.entries.is_empty() {
-            return None;
-        }
-        self.hashes.find(hex).map(|(id, e)| Found {
-            rule: MatchRule::Hash,
-            indicator: IndicatorRef::Hash(id),
-            handles: e.handles,
-        })
+        self.hashes
+            .probe_exact(hex, MatchRule::Hash, IndicatorRef::Hash)
     }
 
     #[inline]
     pub(crate) fn probe_email(&self, canonical: &[u8]) -> Option<Found> {
-        if self.emails.entries.is_empty() {
-            return None;
-        }
-        self.emails.find(canonical).map(|(id, e)| Found {
-            rule: MatchRule::Email,
-            indicator: IndicatorRef::Email(id),
-            handles: e.handles,
-        })
+        self.emails
+            .probe_exact(canonical, MatchRule::Email, IndicatorRef::Email)
     }
 
     /// Match one value given as the application would (any kind, raw or defanged).

@@ -257,7 +257,7 @@ impl Observable {
         match self.kind {
             Kind::Domain => Some(&self.value),
             Kind::Email => self.value.rsplit_once('@').map(|(_, d)| d),
-            Kind::Url => url_host(&self.value),
+            Kind::Url => canonical_url_host(&self.value),
             _ => None,
         }
     }
@@ -266,7 +266,7 @@ impl Observable {
     pub fn ip(&self) -> Option<IpAddr> {
         match self.kind {
             Kind::Ipv4 | Kind::Ipv6 => self.value.parse().ok(),
-            Kind::Url => url_host(&self.value)
+            Kind::Url => canonical_url_host(&self.value)
                 .and_then(|h| h.trim_start_matches('[').trim_end_matches(']').parse().ok()),
             _ => None,
         }
@@ -592,7 +592,11 @@ fn canonical_url_once(s: &str) -> Result<String, String> {
     Ok(u.to_string())
 }
 
-fn url_host(u: &str) -> Option<&str> {
+/// Host of a canonical URL (as [`canonical_url`] writes it): lower-case already, IPv6
+/// literals with their brackets, `Some("")` for a URL with an empty authority. Read from the
+/// text without parsing again; the matcher takes its URL-host keys from here too, so the
+/// host an indicator is stored under is the host [`Observable::host`] reports.
+pub fn canonical_url_host(u: &str) -> Option<&str> {
     let rest = &u[u.find("://")? + 3..];
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..end];

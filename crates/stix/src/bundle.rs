@@ -825,17 +825,17 @@ impl<W: Write> BundleWriter<W> {
 
     /// Append one object.
     pub fn write(&mut self, object: &StixObject) -> io::Result<()> {
-        if self.count > 0 {
-            self.out.write_all(b",")?;
-        }
-        self.out.write_all(b"\n")?;
-        serde_json::to_writer(&mut self.out, object)?;
-        self.count += 1;
-        Ok(())
+        self.append(object)
     }
 
     /// Append a JSON value that is already a STIX object.
     pub fn write_value(&mut self, object: &Value) -> io::Result<()> {
+        self.append(object)
+    }
+
+    /// One array element, a line of its own: both `write` and `write_value` end here, so
+    /// the separators are the same whichever form an object comes in.
+    fn append(&mut self, object: &impl serde::Serialize) -> io::Result<()> {
         if self.count > 0 {
             self.out.write_all(b",")?;
         }

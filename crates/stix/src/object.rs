@@ -29,8 +29,10 @@ pub struct NotAnObject {
     pub found: &'static str,
 }
 
-/// Name of the JSON kind of `v`, for messages.
-pub(crate) fn json_kind(v: &Value) -> &'static str {
+/// Name of the JSON kind of `v` with its article (`an object`, `null`), for messages such as
+/// "found an array". Public so that other readers of JSON (threatgate's MISP ingest) word
+/// these messages the same way.
+pub fn json_kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -125,7 +125,7 @@ fn stratified_sample(from: &Path, to: &Path, per_type: usize) -> (usize, usize) 
             let n = seen.entry(t).or_default();
             *n += 1;
             let step = count[t].div_ceil(per_type);
-            (*n - 1) % step == 0
+            (*n - 1).is_multiple_of(step)
         })
         .collect();
     let out = serde_json::json!({"type": "bundle", "id": bundle["id"], "objects": kept});

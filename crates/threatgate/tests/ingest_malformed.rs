@@ -252,7 +252,13 @@ fn malformed_inputs_are_located_and_change_nothing() {
                 let measured = reset_peak();
                 let rss_before = status_mb("VmRSS:").unwrap_or(0);
                 let started = std::time::Instant::now();
-                let result = ingest::ingest_paths(store, &vendor, &[p.clone()], &opts, &NoProgress);
+                let result = ingest::ingest_paths(
+                    store,
+                    &vendor,
+                    std::slice::from_ref(&p),
+                    &opts,
+                    &NoProgress,
+                );
                 let grew = status_mb("VmHWM:").unwrap_or(0).saturating_sub(rss_before);
                 let err = match result {
                     Ok(r) => panic!("{what}: accepted: {}", r.summary()),

@@ -251,7 +251,13 @@ fn policy_refusals_leave_the_store_unchanged_and_are_audited() {
         let bundle = write(dir.path(), "bundle.json", BUNDLE.as_bytes());
         // Something in the store first, so "unchanged" is not trivially "empty".
         let ok = active_partner(store, "ok");
-        ingest(store, &ok, &[list.clone()], &IngestOptions::default()).unwrap();
+        ingest(
+            store,
+            &ok,
+            std::slice::from_ref(&list),
+            &IngestOptions::default(),
+        )
+        .unwrap();
 
         let cases: Vec<(&str, Org, PathBuf, Vec<String>)> = {
             let (expired, a) = partner(
@@ -456,7 +462,13 @@ fn huge_single_line_is_refused_without_holding_it() {
         }
         f.write_all(b"\nother.example\n").unwrap();
     }
-    let err = ingest(store, &org, &[path.clone()], &IngestOptions::default()).unwrap_err();
+    let err = ingest(
+        store,
+        &org,
+        std::slice::from_ref(&path),
+        &IngestOptions::default(),
+    )
+    .unwrap_err();
     assert!(
         err.to_string()
             .contains("huge.txt: line 2: the line is 52428800 bytes long"),
@@ -465,7 +477,7 @@ fn huge_single_line_is_refused_without_holding_it() {
     let r = ingest(
         store,
         &org,
-        &[path.clone()],
+        std::slice::from_ref(&path),
         &IngestOptions {
             partial: true,
             ..Default::default()
@@ -713,7 +725,13 @@ fn identical_scos_are_stored_once() {
         let org = active_partner(store, "vendor-a");
         let dir = tempfile::tempdir().unwrap();
         let p = write(dir.path(), "sco.json", bundle(&[SCO, SCO]).as_bytes());
-        let r = ingest(store, &org, &[p.clone()], &IngestOptions::default()).unwrap();
+        let r = ingest(
+            store,
+            &org,
+            std::slice::from_ref(&p),
+            &IngestOptions::default(),
+        )
+        .unwrap();
         assert_eq!(r.objects_by_type.get("ipv4-addr"), Some(&1), "{r:?}");
         assert_eq!(
             objects(store),
@@ -727,7 +745,13 @@ fn identical_scos_are_stored_once() {
         // A changed SCO (same id, another property) is kept as a new version.
         let changed = SCO.replace(r#""value""#, r#""x_seen_by":"sensor-1","value""#);
         let p = write(dir.path(), "changed.json", bundle(&[&changed]).as_bytes());
-        ingest(store, &org, &[p.clone()], &IngestOptions::default()).unwrap();
+        ingest(
+            store,
+            &org,
+            std::slice::from_ref(&p),
+            &IngestOptions::default(),
+        )
+        .unwrap();
         assert_eq!(objects(store), 2);
         ingest(store, &org, &[p], &IngestOptions::default()).unwrap();
         assert_eq!(objects(store), 2);

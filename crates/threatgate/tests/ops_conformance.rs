@@ -907,7 +907,7 @@ conformance!(operation_and_report_collections_over_taxii, |ts| {
         ),
     ];
     for (tok, alias, want) in &expect {
-        assert_eq!(want.len() >= 2, true, "{alias}: the fixture has objects");
+        assert!(want.len() >= 2, "{alias}: the fixture has objects");
         for name in [alias.to_string(), id_of(alias)] {
             assert_eq!(
                 taxii_ids(&srv, tok, &name, "objects").as_ref(),

@@ -56,7 +56,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn run_check(venv: &PathBuf, args: &[String]) -> Value {
+fn run_check(venv: &std::path::Path, args: &[String]) -> Value {
     let script = workspace_root().join("crates/threatgate/tests/interop/taxii_client_check.py");
     let out = Command::new(venv.join("bin/python"))
         .arg(&script)

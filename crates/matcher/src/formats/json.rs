@@ -21,9 +21,98 @@ pub(crate) struct JsonScratch {
 }
 
 struct P<'a, 'b> {
+    c: Cursor<'a>,
+    sc: &'b mut JsonScratch,
+}
+
+/// A position in a line and the moves of the grammar that do not depend on what is done
+/// with strings. The field-reporting parser ([`P`]) and the validator ([`Validator`]) walk
+/// the same grammar, so white space, punctuation, literals and numbers are stepped over
+/// here for both. All `#[inline]`: both walkers are on the scan's hot path. `None` means
+/// malformed; each walker turns it into its own error.
+struct Cursor<'a> {
     s: &'a [u8],
     i: usize,
-    sc: &'b mut JsonScratch,
+}
+
+impl Cursor<'_> {
+    #[inline]
+    fn ws(&mut self) {
+        while self.i < self.s.len() && matches!(self.s[self.i], b' ' | b'\t' | b'\r' | b'\n') {
+            self.i += 1;
+        }
+    }
+
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.i).copied()
+    }
+
+    /// At `{` or `[`: step in; `Some(true)` when `close` follows at once (stepped past).
+    #[inline]
+    fn open(&mut self, close: u8) -> Option<bool> {
+        self.i += 1;
+        self.ws();
+        if self.peek()? == close {
+            self.i += 1;
+            return Some(true);
+        }
+        Some(false)
+    }
+
+    /// After a member's key: the `:` with the white space around it.
+    #[inline]
+    fn colon(&mut self) -> Option<()> {
+        self.ws();
+        if self.peek()? != b':' {
+            return None;
+        }
+        self.i += 1;
+        self.ws();
+        Some(())
+    }
+
+    /// After an element: `Some(false)` past a `,` (another element follows), `Some(true)`
+    /// past `close` (the container ends).
+    #[inline]
+    fn comma_or_close(&mut self, close: u8) -> Option<bool> {
+        self.ws();
+        let b = self.peek()?;
+        if b == b',' {
+            self.i += 1;
+            Some(false)
+        } else if b == close {
+            self.i += 1;
+            Some(true)
+        } else {
+            None
+        }
+    }
+
+    #[inline]
+    fn lit(&mut self, w: &[u8]) -> Option<()> {
+        if self.s[self.i..].starts_with(w) {
+            self.i += w.len();
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    /// At a number's first byte: step over it; returns where it started.
+    #[inline]
+    fn number(&mut self) -> usize {
+        let start = self.i;
+        while self.i < self.s.len()
+            && matches!(
+                self.s[self.i],
+                b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'
+            )
+        {
+            self.i += 1;
+        }
+        start
+    }
 }
 
 type R<T> = Result<T, SkipReason>;
@@ -33,14 +122,17 @@ const BAD: SkipReason = SkipReason::MalformedJson;
 
 pub(crate) fn parse_line(line: &[u8], sc: &mut JsonScratch, ctx: &mut LineCtx<'_>) -> R<()> {
     sc.path.clear();
-    let mut p = P { s: line, i: 0, sc };
-    p.ws();
-    if p.i == p.s.len() {
+    let mut p = P {
+        c: Cursor { s: line, i: 0 },
+        sc,
+    };
+    p.c.ws();
+    if p.c.i == line.len() {
         return Ok(()); // blank line
     }
     p.value(ctx, 0)?;
-    p.ws();
-    if p.i != p.s.len() {
+    p.c.ws();
+    if p.c.i != line.len() {
         return Err(BAD);
     }
     Ok(())
@@ -48,15 +140,8 @@ pub(crate) fn parse_line(line: &[u8], sc: &mut JsonScratch, ctx: &mut LineCtx<'_
 
 impl P<'_, '_> {
     #[inline]
-    fn ws(&mut self) {
-        while self.i < self.s.len() && matches!(self.s[self.i], b' ' | b'\t' | b'\r' | b'\n') {
-            self.i += 1;
-        }
-    }
-
-    #[inline]
     fn peek(&self) -> R<u8> {
-        self.s.get(self.i).copied().ok_or(BAD)
+        self.c.peek().ok_or(BAD)
     }
 
     fn value(&mut self, ctx: &mut LineCtx<'_>, depth: usize) -> R<()> {
@@ -65,56 +150,33 @@ impl P<'_, '_> {
         }
         match self.peek()? {
             b'{' => {
-                self.i += 1;
-                self.ws();
-                if self.peek()? == b'}' {
-                    self.i += 1;
+                if self.c.open(b'}').ok_or(BAD)? {
                     return Ok(());
                 }
                 loop {
-                    self.ws();
+                    self.c.ws();
                     if self.peek()? != b'"' {
                         return Err(BAD);
                     }
                     let saved = self.sc.path.len();
                     self.key_into_path()?;
-                    self.ws();
-                    if self.peek()? != b':' {
-                        return Err(BAD);
-                    }
-                    self.i += 1;
-                    self.ws();
+                    self.c.colon().ok_or(BAD)?;
                     self.value(ctx, depth + 1)?;
                     self.sc.path.truncate(saved);
-                    self.ws();
-                    match self.peek()? {
-                        b',' => self.i += 1,
-                        b'}' => {
-                            self.i += 1;
-                            return Ok(());
-                        }
-                        _ => return Err(BAD),
+                    if self.c.comma_or_close(b'}').ok_or(BAD)? {
+                        return Ok(());
                     }
                 }
             }
             b'[' => {
-                self.i += 1;
-                self.ws();
-                if self.peek()? == b']' {
-                    self.i += 1;
+                if self.c.open(b']').ok_or(BAD)? {
                     return Ok(());
                 }
                 loop {
-                    self.ws();
+                    self.c.ws();
                     self.value(ctx, depth + 1)?;
-                    self.ws();
-                    match self.peek()? {
-                        b',' => self.i += 1,
-                        b']' => {
-                            self.i += 1;
-                            return Ok(());
-                        }
-                        _ => return Err(BAD),
+                    if self.c.comma_or_close(b']').ok_or(BAD)? {
+                        return Ok(());
                     }
                 }
             }
@@ -123,56 +185,39 @@ impl P<'_, '_> {
                 if escaped {
                     let mut out = std::mem::take(&mut self.sc.string);
                     out.clear();
-                    unescape(&self.s[start..end], &mut out)?;
+                    unescape(&self.c.s[start..end], &mut out)?;
                     ctx.field(&self.sc.path, &out);
                     self.sc.string = out;
                 } else {
-                    ctx.field(&self.sc.path, &self.s[start..end]);
+                    ctx.field(&self.sc.path, &self.c.s[start..end]);
                 }
                 Ok(())
             }
-            b't' => self.lit(b"true"),
-            b'f' => self.lit(b"false"),
-            b'n' => self.lit(b"null"),
+            b't' => self.c.lit(b"true").ok_or(BAD),
+            b'f' => self.c.lit(b"false").ok_or(BAD),
+            b'n' => self.c.lit(b"null").ok_or(BAD),
             b'-' | b'0'..=b'9' => {
-                let start = self.i;
-                while self.i < self.s.len()
-                    && matches!(
-                        self.s[self.i],
-                        b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'
-                    )
-                {
-                    self.i += 1;
-                }
-                ctx.maybe_time(&self.sc.path, &self.s[start..self.i]);
+                let start = self.c.number();
+                ctx.maybe_time(&self.sc.path, &self.c.s[start..self.c.i]);
                 Ok(())
             }
             _ => Err(BAD),
         }
     }
 
-    fn lit(&mut self, w: &[u8]) -> R<()> {
-        if self.s[self.i..].starts_with(w) {
-            self.i += w.len();
-            Ok(())
-        } else {
-            Err(BAD)
-        }
-    }
-
     /// At an opening quote: returns the content span and whether it holds escapes.
     #[inline]
     fn string_span(&mut self) -> R<(usize, usize, bool)> {
-        let start = self.i + 1;
+        let start = self.c.i + 1;
         let mut j = start;
         let mut escaped = false;
         // Keys and most values are a few bytes long: a scalar look first is cheaper than
         // setting up a vector search.
-        let near = self.s.len().min(start + SHORT_STRING);
+        let near = self.c.s.len().min(start + SHORT_STRING);
         while j < near {
-            match self.s[j] {
+            match self.c.s[j] {
                 b'"' => {
-                    self.i = j + 1;
+                    self.c.i = j + 1;
                     return Ok((start, j, false));
                 }
                 b'\\' => break,
@@ -180,15 +225,15 @@ impl P<'_, '_> {
             }
         }
         loop {
-            let k = memchr::memchr2(b'"', b'\\', &self.s[j..]).ok_or(BAD)?;
+            let k = memchr::memchr2(b'"', b'\\', &self.c.s[j..]).ok_or(BAD)?;
             j += k;
-            if self.s[j] == b'"' {
-                self.i = j + 1;
+            if self.c.s[j] == b'"' {
+                self.c.i = j + 1;
                 return Ok((start, j, escaped));
             }
             escaped = true;
             j += 2;
-            if j > self.s.len() {
+            if j > self.c.s.len() {
                 return Err(BAD);
             }
         }
@@ -199,9 +244,9 @@ impl P<'_, '_> {
         let mut key = std::mem::take(&mut self.sc.key);
         key.clear();
         if escaped {
-            unescape(&self.s[start..end], &mut key)?;
+            unescape(&self.c.s[start..end], &mut key)?;
         } else {
-            key.extend_from_slice(&self.s[start..end]);
+            key.extend_from_slice(&self.c.s[start..end]);
         }
         if !self.sc.path.is_empty() {
             self.sc.path.push('.');
@@ -276,12 +321,11 @@ pub(crate) fn accepts(line: &[u8]) -> Option<bool> {
 /// [`accepts`], with string ends found by `ends`.
 pub(crate) fn accepts_with<E: StringEnds>(line: &[u8], ends: E) -> Option<bool> {
     let mut v = Validator {
-        s: line,
-        i: 0,
+        c: Cursor { s: line, i: 0 },
         ends,
     };
-    v.ws();
-    if v.i == line.len() {
+    v.c.ws();
+    if v.c.i == line.len() {
         return Some(true);
     }
     match v.value(0) {
@@ -289,8 +333,8 @@ pub(crate) fn accepts_with<E: StringEnds>(line: &[u8], ends: E) -> Option<bool> 
         Err(Stop::Bad) => return Some(false),
         Err(Stop::Escape) => return None,
     }
-    v.ws();
-    Some(v.i == line.len())
+    v.c.ws();
+    Some(v.c.i == line.len())
 }
 
 pub(crate) enum Stop {
@@ -329,28 +373,20 @@ impl StringEnds for ScanForQuote {
 }
 
 struct Validator<'a, E> {
-    s: &'a [u8],
-    i: usize,
+    c: Cursor<'a>,
     ends: E,
 }
 
 impl<E: StringEnds> Validator<'_, E> {
     #[inline]
-    fn ws(&mut self) {
-        while self.i < self.s.len() && matches!(self.s[self.i], b' ' | b'\t' | b'\r' | b'\n') {
-            self.i += 1;
-        }
-    }
-
-    #[inline]
     fn peek(&self) -> Result<u8, Stop> {
-        self.s.get(self.i).copied().ok_or(Stop::Bad)
+        self.c.peek().ok_or(Stop::Bad)
     }
 
     /// At an opening quote: skip the string.
     #[inline]
     fn string(&mut self) -> Result<(), Stop> {
-        self.i = self.ends.close(self.s, self.i + 1)? + 1;
+        self.c.i = self.ends.close(self.c.s, self.c.i + 1)? + 1;
         Ok(())
     }
 
@@ -360,82 +396,43 @@ impl<E: StringEnds> Validator<'_, E> {
         }
         match self.peek()? {
             b'{' => {
-                self.i += 1;
-                self.ws();
-                if self.peek()? == b'}' {
-                    self.i += 1;
+                if self.c.open(b'}').ok_or(Stop::Bad)? {
                     return Ok(());
                 }
                 loop {
-                    self.ws();
+                    self.c.ws();
                     if self.peek()? != b'"' {
                         return Err(Stop::Bad);
                     }
                     self.string()?;
-                    self.ws();
-                    if self.peek()? != b':' {
-                        return Err(Stop::Bad);
-                    }
-                    self.i += 1;
-                    self.ws();
+                    self.c.colon().ok_or(Stop::Bad)?;
                     self.value(depth + 1)?;
-                    self.ws();
-                    match self.peek()? {
-                        b',' => self.i += 1,
-                        b'}' => {
-                            self.i += 1;
-                            return Ok(());
-                        }
-                        _ => return Err(Stop::Bad),
+                    if self.c.comma_or_close(b'}').ok_or(Stop::Bad)? {
+                        return Ok(());
                     }
                 }
             }
             b'[' => {
-                self.i += 1;
-                self.ws();
-                if self.peek()? == b']' {
-                    self.i += 1;
+                if self.c.open(b']').ok_or(Stop::Bad)? {
                     return Ok(());
                 }
                 loop {
-                    self.ws();
+                    self.c.ws();
                     self.value(depth + 1)?;
-                    self.ws();
-                    match self.peek()? {
-                        b',' => self.i += 1,
-                        b']' => {
-                            self.i += 1;
-                            return Ok(());
-                        }
-                        _ => return Err(Stop::Bad),
+                    if self.c.comma_or_close(b']').ok_or(Stop::Bad)? {
+                        return Ok(());
                     }
                 }
             }
             b'"' => self.string(),
-            b't' => self.lit(b"true"),
-            b'f' => self.lit(b"false"),
-            b'n' => self.lit(b"null"),
+            b't' => self.c.lit(b"true").ok_or(Stop::Bad),
+            b'f' => self.c.lit(b"false").ok_or(Stop::Bad),
+            b'n' => self.c.lit(b"null").ok_or(Stop::Bad),
             b'-' | b'0'..=b'9' => {
-                while self.i < self.s.len()
-                    && matches!(
-                        self.s[self.i],
-                        b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'
-                    )
-                {
-                    self.i += 1;
-                }
+                self.c.number();
                 Ok(())
             }
             _ => Err(Stop::Bad),
-        }
-    }
-
-    fn lit(&mut self, w: &[u8]) -> Result<(), Stop> {
-        if self.s[self.i..].starts_with(w) {
-            self.i += w.len();
-            Ok(())
-        } else {
-            Err(Stop::Bad)
         }
     }
 }

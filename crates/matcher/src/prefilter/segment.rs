@@ -10,6 +10,7 @@
 use super::{next_bit, prev_bit, slow_at, LineScan, Now, Probes, PCLASS};
 use crate::byteclass::{BlockMasks, Classifier};
 use crate::formats::json::{Stop, StringEnds};
+use crate::scan::without_cr;
 use crate::set::IndicatorSet;
 
 /// Bytes classified per segment: small enough that its masks stay in L1 (8 × 1 KiB).
@@ -343,11 +344,7 @@ impl IndicatorSet {
         scans.clear();
         batch.probes.clear();
         for (i, (ls, le)) in seg.lines().enumerate() {
-            let le = if le > ls && s[le - 1] == b'\r' {
-                le - 1
-            } else {
-                le
-            };
+            let le = ls + without_cr(&s[ls..le]).len();
             batch.line = i as u32;
             let mark = batch.probes.len();
             let scan = self.segment_line_probe(seg, s, ls, le, column, &mut batch);

@@ -9,6 +9,7 @@ use clap::{Args, Subcommand};
 use super::{hub, open_store, org_named, Cli};
 use crate::auth;
 use crate::model::*;
+use crate::store::Store;
 
 #[derive(Args, Debug)]
 pub struct InitArgs {
@@ -27,9 +28,19 @@ pub fn init(cli: &Cli, a: &InitArgs) -> Result<ExitCode> {
             h.name
         );
     }
+    let (hub, secret) = create_hub(&store, &a.hub_name, "initial admin token")?;
+    println!("Initialised {} with hub {:?}.", store.describe(), hub.name);
+    println!("Admin token (shown once, store it safely):\n  {secret}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Create the hub organisation and its first admin token (labelled `token_label`); returns
+/// the hub and the token's secret, to be shown once. `init` and `quickstart` both start a
+/// store this way.
+pub(super) fn create_hub(store: &Store, name: &str, token_label: &str) -> Result<(Org, String)> {
     let hub = store.create_org(
         &NewOrg {
-            name: a.hub_name.clone(),
+            name: name.to_string(),
             kind: OrgKind::Hub,
             country: None,
         },
@@ -39,13 +50,11 @@ pub fn init(cli: &Cli, a: &InitArgs) -> Result<ExitCode> {
     store.create_token(
         hub.id,
         TokenRole::Admin,
-        "initial admin token",
+        token_label,
         &auth::hash_secret(&secret),
         Some(hub.id),
     )?;
-    println!("Initialised {} with hub {:?}.", store.describe(), hub.name);
-    println!("Admin token (shown once, store it safely):\n  {secret}");
-    Ok(ExitCode::SUCCESS)
+    Ok((hub, secret))
 }
 
 #[derive(Subcommand, Debug)]
@@ -99,8 +108,8 @@ pub fn org(cli: &Cli, c: &OrgCmd) -> Result<ExitCode> {
             let now = Utc::now();
             let agreements = store.agreements(None)?;
             println!(
-                "{:<4} {:<24} {:<8} {:<7} {}",
-                "ID", "NAME", "KIND", "COUNTRY", "AGREEMENT IN FORCE"
+                "{:<4} {:<24} {:<8} {:<7} AGREEMENT IN FORCE",
+                "ID", "NAME", "KIND", "COUNTRY"
             );
             for o in store.orgs()? {
                 let live: Vec<String> = agreements
@@ -269,8 +278,8 @@ pub fn agreement(cli: &Cli, c: &AgreementCmd) -> Result<ExitCode> {
             };
             let now = Utc::now();
             println!(
-                "{:<4} {:<20} {:<8} {:<11} {:<11} {:<11} {:<13} {:<11} {}",
-                "ID", "ORG", "ROLE", "SIGNED", "FROM", "UNTIL", "MAX TLP", "STATUS", "DAYS LEFT"
+                "{:<4} {:<20} {:<8} {:<11} {:<11} {:<11} {:<13} {:<11} DAYS LEFT",
+                "ID", "ORG", "ROLE", "SIGNED", "FROM", "UNTIL", "MAX TLP", "STATUS"
             );
             for a in store.agreements(filter.map(|o| o.id))? {
                 let status = if a.in_force_at(now) {
@@ -405,8 +414,8 @@ pub fn token(cli: &Cli, c: &TokenCmd) -> Result<ExitCode> {
             let names: std::collections::HashMap<OrgId, String> =
                 store.orgs()?.into_iter().map(|o| (o.id, o.name)).collect();
             println!(
-                "{:<4} {:<20} {:<8} {:<24} {}",
-                "ID", "ORG", "ROLE", "CREATED", "STATUS"
+                "{:<4} {:<20} {:<8} {:<24} STATUS",
+                "ID", "ORG", "ROLE", "CREATED"
             );
             for t in store.tokens(filter.map(|o| o.id))? {
                 println!(

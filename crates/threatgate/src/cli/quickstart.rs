@@ -13,7 +13,6 @@ use clap::Args;
 
 use super::ingest::{print_report, BarProgress};
 use super::{open_store, Cli};
-use crate::auth;
 use crate::ingest::{ingest_paths, IngestError, IngestOptions, IngestReport};
 use crate::lookup::scope_for;
 use crate::model::*;
@@ -128,31 +127,32 @@ fn ensure_org(
     )?)
 }
 
-fn ensure_agreement(
-    store: &Store,
-    org: &Org,
+/// The terms of one quickstart agreement; the dates as users type them.
+struct Terms {
     role: AgreementRole,
-    signed: &str,
-    until: &str,
+    signed: &'static str,
+    until: &'static str,
     max_tlp: Tlp,
-    retention: Option<i64>,
-    hub: OrgId,
-) -> Result<()> {
+    retention_days: Option<i64>,
+}
+
+/// Give `org` its agreement unless it already has one (a second quickstart run).
+fn ensure_agreement(store: &Store, org: &Org, t: Terms, hub: OrgId) -> Result<()> {
     if !store.agreements(Some(org.id))?.is_empty() {
         return Ok(());
     }
-    let signed_on = parse_time(signed)?;
+    let signed_on = parse_time(t.signed)?;
     store.add_agreement(
         &NewAgreement {
             org_id: org.id,
-            role,
+            role: t.role,
             signed_on,
             valid_from: signed_on,
-            valid_until: parse_time(until)?,
-            max_tlp,
+            valid_until: parse_time(t.until)?,
+            max_tlp: t.max_tlp,
             scope: None,
             purpose: "cooperation against cybercrime".into(),
-            retention_days: retention,
+            retention_days: t.retention_days,
             renews: None,
         },
         Some(hub),
@@ -168,22 +168,7 @@ pub fn run(cli: &Cli, a: &QuickstartArgs) -> Result<ExitCode> {
     let hub = match store.hub()? {
         Some(h) => h,
         None => {
-            let h = store.create_org(
-                &NewOrg {
-                    name: "hub".into(),
-                    kind: OrgKind::Hub,
-                    country: None,
-                },
-                None,
-            )?;
-            let secret = auth::generate_secret();
-            store.create_token(
-                h.id,
-                TokenRole::Admin,
-                "quickstart admin",
-                &auth::hash_secret(&secret),
-                Some(h.id),
-            )?;
+            let (h, secret) = super::admin::create_hub(&store, "hub", "quickstart admin")?;
             println!("Created the hub; its admin token (shown once): {secret}");
             h
         }
@@ -194,11 +179,13 @@ pub fn run(cli: &Cli, a: &QuickstartArgs) -> Result<ExitCode> {
         ensure_agreement(
             &store,
             &o,
-            AgreementRole::Provide,
-            "2024-07-03",
-            "2029-07-03",
-            Tlp::Amber,
-            Some(5 * 365),
+            Terms {
+                role: AgreementRole::Provide,
+                signed: "2024-07-03",
+                until: "2029-07-03",
+                max_tlp: Tlp::Amber,
+                retention_days: Some(5 * 365),
+            },
             hub.id,
         )?;
     }
@@ -212,11 +199,13 @@ pub fn run(cli: &Cli, a: &QuickstartArgs) -> Result<ExitCode> {
     ensure_agreement(
         &store,
         &old,
-        AgreementRole::Provide,
-        "2019-07-03",
-        "2024-07-03",
-        Tlp::Amber,
-        None,
+        Terms {
+            role: AgreementRole::Provide,
+            signed: "2019-07-03",
+            until: "2024-07-03",
+            max_tlp: Tlp::Amber,
+            retention_days: None,
+        },
         hub.id,
     )?;
     for (name, cc) in MEMBERS {
@@ -224,11 +213,13 @@ pub fn run(cli: &Cli, a: &QuickstartArgs) -> Result<ExitCode> {
         ensure_agreement(
             &store,
             &o,
-            AgreementRole::Receive,
-            "2025-01-15",
-            "2030-01-15",
-            Tlp::Amber,
-            None,
+            Terms {
+                role: AgreementRole::Receive,
+                signed: "2025-01-15",
+                until: "2030-01-15",
+                max_tlp: Tlp::Amber,
+                retention_days: None,
+            },
             hub.id,
         )?;
     }
@@ -328,7 +319,7 @@ fn summary(cli: &Cli, store: &Store, hub: &Org, rejected: &[String]) -> Result<(
     }
     println!("\nRejected ({}):", rejected.len());
     let mut by_count: Vec<_> = reasons.into_iter().collect();
-    by_count.sort_by(|a, b| b.1.cmp(&a.1));
+    by_count.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
     for (reason, n) in by_count.iter().take(12) {
         println!("  {n:>5} × {reason}");
     }

@@ -79,11 +79,7 @@ pub fn write_csv(
             e.registered_domain.as_deref().unwrap_or(""),
         ])
         .map_err(csv_err)?;
-        summary.objects += 1;
-        *summary
-            .by_type
-            .entry(o.kind.as_str().to_string())
-            .or_default() += 1;
+        summary.count_row(o.kind.as_str());
         Ok(())
     })?;
     w.flush()?;
@@ -145,11 +141,7 @@ pub fn write_zeek(
             }
         )?;
         last = Some((o.id, String::new()));
-        summary.objects += 1;
-        *summary
-            .by_type
-            .entry(o.kind.as_str().to_string())
-            .or_default() += 1;
+        summary.count_row(o.kind.as_str());
         Ok(())
     })?;
     Ok(summary)

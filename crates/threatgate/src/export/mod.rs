@@ -35,6 +35,15 @@ pub struct ExportSummary {
     pub by_type: BTreeMap<String, usize>,
 }
 
+impl ExportSummary {
+    /// Count one exported row of type `kind`: the flat formats (CSV, Zeek) count every row
+    /// this way.
+    fn count_row(&mut self, kind: &str) {
+        self.objects += 1;
+        *self.by_type.entry(kind.to_string()).or_default() += 1;
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
     #[error(transparent)]

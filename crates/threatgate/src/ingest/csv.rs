@@ -353,13 +353,14 @@ mod tests {
         }
     }
 
-    fn run(
-        text: &[u8],
-    ) -> (
+    /// Claims by value, rejects by location, and how the parse ended.
+    type Parsed = (
         Vec<(String, Claim)>,
         Vec<(String, String)>,
         Result<(), ParseEnd>,
-    ) {
+    );
+
+    fn run(text: &[u8]) -> Parsed {
         let ctx = ParseContext {
             name: "x.csv".into(),
             path: None,

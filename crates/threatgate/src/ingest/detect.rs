@@ -172,8 +172,8 @@ pub fn sniff(head: &[u8], ext: &str) -> Format {
     let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
     let text = String::from_utf8_lossy(head);
     let t = text.trim_start();
-    if t.starts_with('{') {
-        let first_key = t[1..].trim_start();
+    if let Some(rest) = t.strip_prefix('{') {
+        let first_key = rest.trim_start();
         if first_key.starts_with("\"Event\"") || first_key.starts_with("\"response\"") {
             return Format::Misp;
         }
@@ -188,7 +188,8 @@ pub fn sniff(head: &[u8], ext: &str) -> Format {
     }
     let first_line = t.lines().find(|l| {
         let l = l.trim();
-        !l.is_empty() && !(l.starts_with('#') && !l.to_ascii_lowercase().contains("dateadded"))
+        // Skip comments, except a commented header naming `dateadded` (URLhaus CSV).
+        !l.is_empty() && (!l.starts_with('#') || l.to_ascii_lowercase().contains("dateadded"))
     });
     if let Some(line) = first_line {
         let headers: Vec<String> = line

@@ -30,6 +30,7 @@
 
 use std::io::Read;
 
+use ::stix::object::json_kind;
 use serde_json::Value;
 
 use super::text::{clip, parse_loose_time, push_unique};
@@ -130,23 +131,12 @@ fn events(doc: &Value) -> Result<Vec<(String, &Value)>, ParseEnd> {
         }
         Some(other) => Err(fatal(
             "/response",
-            format!("\"response\" must be an array, found {}", kind(other)),
+            format!("\"response\" must be an array, found {}", json_kind(other)),
         )),
         None => Err(fatal(
             "",
             "not a MISP event: no \"Event\" or \"response\" property",
         )),
-    }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
@@ -217,7 +207,7 @@ fn parse_event(
     if !ev.is_object() {
         return Err(fatal(
             ptr,
-            format!("an event must be a JSON object, found {}", kind(ev)),
+            format!("an event must be a JSON object, found {}", json_kind(ev)),
         ));
     }
     let uuid = ev
@@ -291,7 +281,7 @@ fn parse_event(
         Some(other) => emit_reject(
             out,
             format!("{ptr}/Object"),
-            format!("\"Object\" must be an array, found {}", kind(other)),
+            format!("\"Object\" must be an array, found {}", json_kind(other)),
         )?,
     }
     Ok(())
@@ -311,7 +301,7 @@ fn attributes(
             emit_reject(
                 out,
                 ptr,
-                format!("\"Attribute\" must be an array, found {}", kind(other)),
+                format!("\"Attribute\" must be an array, found {}", json_kind(other)),
             )?;
             return Ok(());
         }
@@ -322,7 +312,10 @@ fn attributes(
             emit_reject(
                 out,
                 aptr,
-                format!("an attribute must be a JSON object, found {}", kind(at)),
+                format!(
+                    "an attribute must be a JSON object, found {}",
+                    json_kind(at)
+                ),
             )?;
             continue;
         }
@@ -335,7 +328,7 @@ fn attributes(
                 emit_reject(
                     out,
                     format!("{aptr}/value"),
-                    format!("\"value\" must be a string, found {}", kind(other)),
+                    format!("\"value\" must be a string, found {}", json_kind(other)),
                 )?;
                 continue;
             }
@@ -343,7 +336,7 @@ fn attributes(
                 emit_reject(
                     out,
                     format!("{aptr}/type"),
-                    format!("\"type\" must be a string, found {}", kind(other)),
+                    format!("\"type\" must be a string, found {}", json_kind(other)),
                 )?;
                 continue;
             }

@@ -174,15 +174,11 @@ impl<'c> BundleState<'c> {
                         .insert(name.to_ascii_lowercase(), name.to_string());
                 }
             }
-            "relationship" => {
-                if obj.get_str("relationship_type") == Some("indicates") {
-                    if let (Some(s), Some(t)) =
-                        (obj.get_str("source_ref"), obj.get_str("target_ref"))
-                    {
-                        if s.starts_with("indicator--") && t.starts_with("malware--") {
-                            self.indicates
-                                .push((ptr.clone(), s.to_string(), t.to_string()));
-                        }
+            "relationship" if obj.get_str("relationship_type") == Some("indicates") => {
+                if let (Some(s), Some(t)) = (obj.get_str("source_ref"), obj.get_str("target_ref")) {
+                    if s.starts_with("indicator--") && t.starts_with("malware--") {
+                        self.indicates
+                            .push((ptr.clone(), s.to_string(), t.to_string()));
                     }
                 }
             }
@@ -441,8 +437,8 @@ mod tests {
         r.unwrap();
         let items: Vec<&Item> = ev
             .iter()
-            .filter_map(|e| match e {
-                Event::Item(i) => Some(i),
+            .map(|e| match e {
+                Event::Item(i) => i,
                 Event::Reject { location, reason } => panic!("{location}: {reason}"),
             })
             .collect();

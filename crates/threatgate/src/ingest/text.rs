@@ -222,7 +222,7 @@ mod tests {
     #[test]
     fn lines_are_bounded_and_bom_stripped() {
         let mut data = b"\xEF\xBB\xBFfirst\r\nsecond\n".to_vec();
-        data.extend(std::iter::repeat(b'a').take(MAX_LINE_BYTES + 10));
+        data.extend(std::iter::repeat_n(b'a', MAX_LINE_BYTES + 10));
         data.extend(b"\nlast\n\xff\xfe\n");
         let mut r = LineReader::new(&data[..]);
         assert!(matches!(r.next_line().unwrap(), Some(Line::Text("first"))));

@@ -358,6 +358,24 @@ pub struct SyncReport {
 /// Maximum failure reasons kept in a [`SyncReport`].
 const MAX_REASONS: usize = 10;
 
+impl SyncReport {
+    /// A report for the link `key`, starting from its saved cursor: how pull and push both
+    /// pick up where the last run stopped.
+    fn resume(store: &Store, key: &str) -> Result<SyncReport> {
+        Ok(SyncReport {
+            cursor: store.sync_cursor(key)?,
+            ..Default::default()
+        })
+    }
+
+    /// Keep a failure reason (made only if there is room) among the first [`MAX_REASONS`].
+    fn keep_reason(&mut self, why: impl FnOnce() -> String) {
+        if self.reasons.len() < MAX_REASONS {
+            self.reasons.push(why());
+        }
+    }
+}
+
 /// How much one run does.
 #[derive(Debug, Clone)]
 pub struct RunLimits {
@@ -419,10 +437,7 @@ pub fn pull(
     progress: &dyn Fn(&SyncReport),
 ) -> Result<SyncReport> {
     let key = link_key("pull", remote, org);
-    let mut rep = SyncReport {
-        cursor: store.sync_cursor(&key)?,
-        ..Default::default()
-    };
+    let mut rep = SyncReport::resume(store, &key)?;
     let mut next: Option<String> = None;
     // `added_after` stays fixed while following `next` (servers may tie `next` to the
     // original query); the saved cursor moves with every stored page.
@@ -443,9 +458,7 @@ pub fn pull(
                 }
             }
             for f in failed {
-                if rep.reasons.len() < MAX_REASONS {
-                    rep.reasons.push(f);
-                }
+                rep.keep_reason(|| f);
             }
             if let Some(last) = &p.date_added_last {
                 store.set_sync_cursor(&key, "pull", &remote.url, org.id, last)?;
@@ -483,10 +496,7 @@ pub fn push(
     progress: &dyn Fn(&SyncReport),
 ) -> Result<SyncReport> {
     let key = link_key("push", remote, org);
-    let mut rep = SyncReport {
-        cursor: store.sync_cursor(&key)?,
-        ..Default::default()
-    };
+    let mut rep = SyncReport::resume(store, &key)?;
     loop {
         // The scope is taken per batch: an agreement that ends mid-push ends the push.
         let scope = scope_for(store, org, Utc::now(), Channel::Federation)?;
@@ -529,13 +539,13 @@ pub fn push(
             .into_iter()
             .flatten()
         {
-            if rep.reasons.len() < MAX_REASONS {
-                rep.reasons.push(format!(
+            rep.keep_reason(|| {
+                format!(
                     "{}: {}",
                     f["id"].as_str().unwrap_or("?"),
                     f["message"].as_str().unwrap_or("refused")
-                ));
-            }
+                )
+            });
         }
         if failed == objects.len() && failed > 0 {
             bail!(

@@ -805,23 +805,15 @@ impl<'o> Ctx<'_, 'o> {
         followed_by: bool,
         need: &Need,
     ) -> Result<Vec<Binding>, EvalError> {
-        let limit = need.limit.unwrap_or(usize::MAX);
-        let mut out = Vec::new();
-        let mut seen = HashSet::new();
+        let mut out = Results::new(need);
         let mut expanded: HashSet<(usize, Binding)> = HashSet::new();
         let mut stack: Vec<(usize, Binding)> =
             parts[0].iter().rev().map(|b| (1, b.clone())).collect();
         while let Some((k, acc)) = stack.pop() {
             self.tick()?;
             if k == parts.len() {
-                if seen.insert(acc.clone()) {
-                    out.push(acc);
-                    if out.len() >= limit {
-                        break;
-                    }
-                    if out.len() > MAX_BINDINGS {
-                        return Err(too_costly());
-                    }
+                if out.add(acc)? {
+                    break;
                 }
                 continue;
             }
@@ -839,7 +831,7 @@ impl<'o> Ctx<'_, 'o> {
                 }
             }
         }
-        Ok(out)
+        Ok(out.found)
     }
 
     /// Sums of `times` bindings from `base` (repetition allowed: a binding stands for
@@ -847,7 +839,6 @@ impl<'o> Ctx<'_, 'o> {
     /// filters. Depth-first over non-decreasing indexes into `base`, pruned when the
     /// sightings left could not make up the missing repetitions.
     fn repeat(&self, base: &[Binding], times: u64, need: &Need) -> Result<Vec<Binding>, EvalError> {
-        let limit = need.limit.unwrap_or(usize::MAX);
         // For each i: the observations used by base[i..], and the smallest binding size.
         let mut suffix_obs: Vec<Vec<u32>> = vec![Vec::new(); base.len() + 1];
         let mut suffix_min: Vec<u64> = vec![u64::MAX; base.len() + 1];
@@ -872,8 +863,7 @@ impl<'o> Ctx<'_, 'o> {
                 .sum();
             spare / suffix_min[i]
         };
-        let mut out = Vec::new();
-        let mut seen = HashSet::new();
+        let mut out = Results::new(need);
         let mut stack: Vec<(usize, u64, Binding)> = (0..base.len())
             .rev()
             .map(|i| (i, 1, base[i].clone()))
@@ -881,14 +871,8 @@ impl<'o> Ctx<'_, 'o> {
         while let Some((i, count, acc)) = stack.pop() {
             self.tick()?;
             if count == times {
-                if seen.insert(acc.clone()) {
-                    out.push(acc);
-                    if out.len() >= limit {
-                        break;
-                    }
-                    if out.len() > MAX_BINDINGS {
-                        return Err(too_costly());
-                    }
+                if out.add(acc)? {
+                    break;
                 }
                 continue;
             }
@@ -902,7 +886,7 @@ impl<'o> Ctx<'_, 'o> {
                 }
             }
         }
-        Ok(out)
+        Ok(out.found)
     }
 }
 
@@ -922,6 +906,40 @@ enum Filter {
 struct Need {
     limit: Option<usize>,
     filters: Vec<Filter>,
+}
+
+/// The complete bindings a depth-first search ([`Ctx::combine`],
+/// [`Ctx::repeat`]) has found: each kept once, the search told to stop once the
+/// parent's limit is reached, and refused past [`MAX_BINDINGS`]. Shared so every search
+/// counts and caps its results the same way.
+struct Results {
+    found: Vec<Binding>,
+    seen: HashSet<Binding>,
+    limit: usize,
+}
+
+impl Results {
+    fn new(need: &Need) -> Self {
+        Results {
+            found: Vec::new(),
+            seen: HashSet::new(),
+            limit: need.limit.unwrap_or(usize::MAX),
+        }
+    }
+
+    /// Keep `b` unless found before; `Ok(true)` once the limit is reached (stop searching).
+    fn add(&mut self, b: Binding) -> Result<bool, EvalError> {
+        if self.seen.insert(b.clone()) {
+            self.found.push(b);
+            if self.found.len() >= self.limit {
+                return Ok(true);
+            }
+            if self.found.len() > MAX_BINDINGS {
+                return Err(too_costly());
+            }
+        }
+        Ok(false)
+    }
 }
 
 fn too_costly() -> EvalError {

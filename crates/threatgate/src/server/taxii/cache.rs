@@ -401,8 +401,10 @@ mod tests {
     fn keys_differ_by_scope_query_and_endpoint() {
         let c = PageCache::new(1 << 20);
         let q = CollectionQuery::default();
-        let mut q2 = CollectionQuery::default();
-        q2.source_org = Some(7);
+        let q2 = CollectionQuery {
+            source_org: Some(7),
+            ..CollectionQuery::default()
+        };
         let k = c.key("objects", "a", &q, 1).unwrap();
         assert_ne!(k, c.key("objects", "b", &q, 1).unwrap());
         assert_ne!(k, c.key("objects", "a", &q2, 1).unwrap());

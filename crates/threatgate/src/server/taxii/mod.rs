@@ -612,14 +612,8 @@ async fn object_versions(
     run(async move {
         check_accept(&headers, false)?;
         let page = one_object_page(&st, caller, cid, oid, raw, query::VERSIONS, "versions").await?;
-        let mut body = json!({ "more": page.more });
-        if let Some(n) = next_of(&page) {
-            body["next"] = n.into();
-        }
-        body["versions"] = page.objects.iter().map(|o| o.version.clone()).collect();
-        let mut r = taxii_json(StatusCode::OK, &body);
-        date_headers(&mut r, &page.objects);
-        Ok(r)
+        let versions: serde_json::Value = page.objects.iter().map(|o| o.version.clone()).collect();
+        Ok(paged_json(&page, Some(("versions", versions))))
     })
     .await
 }
@@ -639,12 +633,8 @@ async fn manifest(
             read_page(s, &caller, &cid, filters, "manifest")
         })
         .await?;
-        let mut body = json!({ "more": page.more });
-        if let Some(n) = next_of(&page) {
-            body["next"] = n.into();
-        }
-        if !page.objects.is_empty() {
-            body["objects"] = page
+        let objects = (!page.objects.is_empty()).then(|| {
+            let records: serde_json::Value = page
                 .objects
                 .iter()
                 .map(|o| {
@@ -656,12 +646,27 @@ async fn manifest(
                     })
                 })
                 .collect();
-        }
-        let mut r = taxii_json(StatusCode::OK, &body);
-        date_headers(&mut r, &page.objects);
-        Ok(r)
+            ("objects", records)
+        });
+        Ok(paged_json(&page, objects))
     })
     .await
+}
+
+/// A paged JSON answer (versions, manifest): `more`, `next` when there is more, then the
+/// page's `list` under its name, with the page's date headers. One place, so both
+/// endpoints page alike.
+fn paged_json(page: &CollectionPage, list: Option<(&str, serde_json::Value)>) -> Response {
+    let mut body = json!({ "more": page.more });
+    if let Some(n) = next_of(page) {
+        body["next"] = n.into();
+    }
+    if let Some((name, items)) = list {
+        body[name] = items;
+    }
+    let mut r = taxii_json(StatusCode::OK, &body);
+    date_headers(&mut r, &page.objects);
+    r
 }
 
 /// The caller's writable collection `cid` (403 if it exists but is not writable).

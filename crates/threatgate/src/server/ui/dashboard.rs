@@ -5,7 +5,9 @@
 use chrono::Utc;
 use maud::{html, Markup};
 
-use super::layout::{self, date, datetime, expiry_marker, page, Nav, EXPIRY_WARNING_DAYS};
+use super::layout::{
+    self, chart_panel, date, datetime, expiry_marker, page, Nav, EXPIRY_WARNING_DAYS,
+};
 use super::svg::{bar_chart, Bar};
 use super::{PageResult, Viewer};
 use crate::model::{Agreement, AgreementStatus, Org, Tlp};
@@ -66,18 +68,9 @@ pub fn render(store: &Store, v: &Viewer) -> PageResult {
             button type="submit" { "Search" }
         }
         div.grid {
-            section.panel aria-labelledby="h-type" {
-                h2 #h-type { "By type" }
-                (bar_chart("chart-type", "Records by observable type", &by_type))
-            }
-            section.panel aria-labelledby="h-source" {
-                h2 #h-source { "By source" }
-                (bar_chart("chart-source", "Records by source organisation", &by_source))
-            }
-            section.panel aria-labelledby="h-tlp" {
-                h2 #h-tlp { "By TLP" }
-                (bar_chart("chart-tlp", "Records by TLP marking", &by_tlp))
-            }
+            (chart_panel("h-type", "By type", bar_chart("chart-type", "Records by observable type", &by_type)))
+            (chart_panel("h-source", "By source", bar_chart("chart-source", "Records by source organisation", &by_source)))
+            (chart_panel("h-tlp", "By TLP", bar_chart("chart-tlp", "Records by TLP marking", &by_tlp)))
         }
         section aria-labelledby="h-subs" {
             h2 #h-subs { @if v.is_hub() { "Newest submissions" } @else { "Your newest submissions" } }

@@ -146,6 +146,17 @@ pub fn notice(kind: &str, text: &str) -> Markup {
     html! { p class={"notice notice-" (kind)} role=(role) { (text) } }
 }
 
+/// A dashboard panel: a heading (`heading_id` names it for the section) over one chart.
+/// The dashboard and the operation page draw their charts in it, so they look alike.
+pub fn chart_panel(heading_id: &str, heading: &str, chart: Markup) -> Markup {
+    html! {
+        section.panel aria-labelledby=(heading_id) {
+            h2 id=(heading_id) { (heading) }
+            (chart)
+        }
+    }
+}
+
 /// The stylesheet. Colours are chosen for WCAG AA contrast on white.
 pub const CSS: &str = r#"
 :root { --fg:#1a1a1a; --muted:#4a5360; --bg:#ffffff; --panel:#f4f6f8; --line:#c9ced6;

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::Utc;
 use maud::{html, Markup};
 
-use super::layout::{csrf_field, date, datetime, notice, page, Nav};
+use super::layout::{chart_panel, csrf_field, date, datetime, notice, page, Nav};
 use super::svg::{bar_chart, choropleth, country_name, histogram, Bar};
 use super::{PageResult, UiError, Viewer};
 use crate::model::Tlp;
@@ -289,14 +289,8 @@ pub fn detail(store: &Store, v: &Viewer, id: i64, flash: Option<&str>) -> PageRe
             @if all.needs_consent > 0 { li { strong { (all.needs_consent) } " need source consent" } }
         }
         div.grid {
-            section.panel aria-labelledby="h-country" {
-                h2 #h-country { "Targets by country" }
-                (bar_chart("chart-country", "Targets by country", &country_bars))
-            }
-            section.panel aria-labelledby="h-state" {
-                h2 #h-state { "Targets by state" }
-                (bar_chart("chart-state", "Targets by takedown state", &state_bars))
-            }
+            (chart_panel("h-country", "Targets by country", bar_chart("chart-country", "Targets by country", &country_bars)))
+            (chart_panel("h-state", "Targets by state", bar_chart("chart-state", "Targets by takedown state", &state_bars)))
         }
         section aria-labelledby="h-map" {
             h2 #h-map { "Where the targets are" }

@@ -98,6 +98,28 @@ fn capped(bars: &[Bar]) -> Vec<Bar> {
     out
 }
 
+/// The frame of a fixed-size chart: an `<svg role="img">` of class `chart kind`, named by its
+/// `<title>` and described in words by its `<desc>` (see the module documentation), around
+/// `body`. The bar chart, histogram and timeline share it so that each keeps that promise.
+fn chart_frame(
+    kind: &str,
+    id: &str,
+    (width, height): (f64, f64),
+    title: &str,
+    desc: Markup,
+    body: Markup,
+) -> Markup {
+    html! {
+        svg.chart.(kind) id=(id) role="img" aria-labelledby={(id) "-t " (id) "-d"}
+            viewBox={"0 0 " (width) " " (height)} width=(width) height=(height)
+            xmlns="http://www.w3.org/2000/svg" {
+            title id={(id) "-t"} { (title) }
+            desc id={(id) "-d"} { (desc) }
+            (body)
+        }
+    }
+}
+
 /// A horizontal bar chart: one row per bar, label on the left, value at the bar's end.
 /// `id` must be unique on the page (it names the title and description).
 pub fn bar_chart(id: &str, title: &str, bars: &[Bar]) -> Markup {
@@ -117,28 +139,30 @@ pub fn bar_chart(id: &str, title: &str, bars: &[Bar]) -> Markup {
             .collect::<Vec<_>>()
             .join("; ")
     };
-    html! {
-        svg.chart.bar-chart id=(id) role="img" aria-labelledby={(id) "-t " (id) "-d"}
-            viewBox={"0 0 " (width) " " (height)} width=(width) height=(height)
-            xmlns="http://www.w3.org/2000/svg" {
-            title id={(id) "-t"} { (title) }
-            desc id={(id) "-d"} { (desc) }
-            @if bars.is_empty() {
-                text x="4" y="20" class="chart-empty" { "No data yet" }
-            }
-            @for (i, b) in bars.iter().enumerate() {
-                @let y = 4.0 + i as f64 * row;
-                @let w = if b.value > 0 { (b.value as f64 / max * plot_w).max(2.0) } else { 0.0 };
-                g.bar data-label=(b.label) data-value=(b.value) {
-                    title { (b.label) ": " (b.value) }
-                    text x=(label_w - 8.0) y=(y + 16.0) text-anchor="end" class="chart-label" { (truncate(&b.label, 20)) }
-                    rect x=(label_w) y=(y + 3.0) width=(fmt1(w)) height=(row - 8.0)
-                        class={"bar-fill " (b.class.unwrap_or(""))} {}
-                    text x=(fmt1(label_w + w + 6.0)) y=(y + 16.0) class="chart-value" { (b.value) }
-                }
+    let body = html! {
+        @if bars.is_empty() {
+            text x="4" y="20" class="chart-empty" { "No data yet" }
+        }
+        @for (i, b) in bars.iter().enumerate() {
+            @let y = 4.0 + i as f64 * row;
+            @let w = if b.value > 0 { (b.value as f64 / max * plot_w).max(2.0) } else { 0.0 };
+            g.bar data-label=(b.label) data-value=(b.value) {
+                title { (b.label) ": " (b.value) }
+                text x=(label_w - 8.0) y=(y + 16.0) text-anchor="end" class="chart-label" { (truncate(&b.label, 20)) }
+                rect x=(label_w) y=(y + 3.0) width=(fmt1(w)) height=(row - 8.0)
+                    class={"bar-fill " (b.class.unwrap_or(""))} {}
+                text x=(fmt1(label_w + w + 6.0)) y=(y + 16.0) class="chart-value" { (b.value) }
             }
         }
-    }
+    };
+    chart_frame(
+        "bar-chart",
+        id,
+        (width, height),
+        title,
+        html! { (desc) },
+        body,
+    )
 }
 
 /// A vertical histogram with labelled bins (e.g. time to takedown).
@@ -154,26 +178,28 @@ pub fn histogram(id: &str, title: &str, x_label: &str, bins: &[Bar]) -> Markup {
         .map(|b| format!("{}: {}", b.label, b.value))
         .collect::<Vec<_>>()
         .join("; ");
-    html! {
-        svg.chart.histogram id=(id) role="img" aria-labelledby={(id) "-t " (id) "-d"}
-            viewBox={"0 0 " (width) " " (height)} width=(width) height=(height)
-            xmlns="http://www.w3.org/2000/svg" {
-            title id={(id) "-t"} { (title) }
-            desc id={(id) "-d"} { (x_label) ". " (desc) }
-            line x1="20" y1=(top + plot_h) x2=(width - 10.0) y2=(top + plot_h) class="axis" {}
-            @for (i, b) in bins.iter().enumerate() {
-                @let x = 24.0 + i as f64 * col;
-                @let h = if b.value > 0 { (b.value as f64 / max * plot_h).max(2.0) } else { 0.0 };
-                g.bin data-label=(b.label) data-value=(b.value) {
-                    rect x=(x) y=(fmt1(top + plot_h - h)) width=(col - 12.0) height=(fmt1(h))
-                        class={"bar-fill " (b.class.unwrap_or(""))} {}
-                    text x=(x + (col - 12.0) / 2.0) y=(fmt1(top + plot_h - h - 4.0)) text-anchor="middle" class="chart-value" { (b.value) }
-                    text x=(x + (col - 12.0) / 2.0) y=(top + plot_h + 16.0) text-anchor="middle" class="chart-label" { (b.label) }
-                }
+    let body = html! {
+        line x1="20" y1=(top + plot_h) x2=(width - 10.0) y2=(top + plot_h) class="axis" {}
+        @for (i, b) in bins.iter().enumerate() {
+            @let x = 24.0 + i as f64 * col;
+            @let h = if b.value > 0 { (b.value as f64 / max * plot_h).max(2.0) } else { 0.0 };
+            g.bin data-label=(b.label) data-value=(b.value) {
+                rect x=(x) y=(fmt1(top + plot_h - h)) width=(col - 12.0) height=(fmt1(h))
+                    class={"bar-fill " (b.class.unwrap_or(""))} {}
+                text x=(x + (col - 12.0) / 2.0) y=(fmt1(top + plot_h - h - 4.0)) text-anchor="middle" class="chart-value" { (b.value) }
+                text x=(x + (col - 12.0) / 2.0) y=(top + plot_h + 16.0) text-anchor="middle" class="chart-label" { (b.label) }
             }
-            text x=(width / 2.0) y=(height - 8.0) text-anchor="middle" class="chart-axis-label" { (x_label) }
         }
-    }
+        text x=(width / 2.0) y=(height - 8.0) text-anchor="middle" class="chart-axis-label" { (x_label) }
+    };
+    chart_frame(
+        "histogram",
+        id,
+        (width, height),
+        title,
+        html! { (x_label) ". " (desc) },
+        body,
+    )
 }
 
 /// One row of a timeline: a span with point events on it.
@@ -238,41 +264,43 @@ pub fn timeline(id: &str, title: &str, spans: &[Span], now: Time) -> Markup {
         })
         .collect::<Vec<_>>()
         .join("; ");
-    html! {
-        svg.chart.timeline id=(id) role="img" aria-labelledby={(id) "-t " (id) "-d"}
-            viewBox={"0 0 " (width) " " (height)} width=(width) height=(height)
-            xmlns="http://www.w3.org/2000/svg" {
-            title id={(id) "-t"} { (title) }
-            desc id={(id) "-d"} { (desc) ". Today is " (now.format("%Y-%m-%d")) "." }
-            @for (i, y) in years.iter().enumerate() {
-                @if i % step == 0 {
-                    @let t = Utc.with_ymd_and_hms(*y, 1, 1, 0, 0, 0).single().unwrap_or(lo);
-                    line x1=(fmt1(x(t))) y1=(top - 6.0) x2=(fmt1(x(t))) y2=(height - 20.0) class="gridline" {}
-                    text x=(fmt1(x(t))) y=(top - 10.0) text-anchor="middle" class="chart-label" { (y) }
-                }
+    let body = html! {
+        @for (i, y) in years.iter().enumerate() {
+            @if i % step == 0 {
+                @let t = Utc.with_ymd_and_hms(*y, 1, 1, 0, 0, 0).single().unwrap_or(lo);
+                line x1=(fmt1(x(t))) y1=(top - 6.0) x2=(fmt1(x(t))) y2=(height - 20.0) class="gridline" {}
+                text x=(fmt1(x(t))) y=(top - 10.0) text-anchor="middle" class="chart-label" { (y) }
             }
-            @for (i, s) in spans.iter().enumerate() {
-                @let y = top + i as f64 * row + 8.0;
-                @let end = s.ended.map(|e| e.min(s.until)).unwrap_or(s.until);
-                g.span data-label=(s.label) {
-                    text x=(label_w - 8.0) y=(y + 14.0) text-anchor="end" class="chart-label" { (truncate(&s.label, 20)) }
-                    rect x=(fmt1(x(s.from))) y=(y) width=(fmt1((x(end) - x(s.from)).max(2.0))) height="18" class={"span " (s.class)} {}
-                    @if end < s.until {
-                        rect x=(fmt1(x(end))) y=(y) width=(fmt1((x(s.until) - x(end)).max(1.0))) height="18" class="span span-cut" {}
-                    }
-                    @for (t, what) in &s.events {
-                        @let cx = x(*t);
-                        path d={"M" (fmt1(cx)) " " (y - 4.0) "l6 11-6 11-6-11z"} class="event" {
-                            title { (what) " " (t.format("%Y-%m-%d")) }
-                        }
-                        text x=(fmt1(cx)) y=(y + 34.0) text-anchor="middle" class="event-label" { (what) }
-                    }
-                }
-            }
-            line x1=(fmt1(x(now))) y1=(top - 4.0) x2=(fmt1(x(now))) y2=(height - 20.0) class="now-line" {}
-            text x=(fmt1(x(now))) y=(height - 6.0) text-anchor="middle" class="chart-label now-label" { "today" }
         }
-    }
+        @for (i, s) in spans.iter().enumerate() {
+            @let y = top + i as f64 * row + 8.0;
+            @let end = s.ended.map(|e| e.min(s.until)).unwrap_or(s.until);
+            g.span data-label=(s.label) {
+                text x=(label_w - 8.0) y=(y + 14.0) text-anchor="end" class="chart-label" { (truncate(&s.label, 20)) }
+                rect x=(fmt1(x(s.from))) y=(y) width=(fmt1((x(end) - x(s.from)).max(2.0))) height="18" class={"span " (s.class)} {}
+                @if end < s.until {
+                    rect x=(fmt1(x(end))) y=(y) width=(fmt1((x(s.until) - x(end)).max(1.0))) height="18" class="span span-cut" {}
+                }
+                @for (t, what) in &s.events {
+                    @let cx = x(*t);
+                    path d={"M" (fmt1(cx)) " " (y - 4.0) "l6 11-6 11-6-11z"} class="event" {
+                        title { (what) " " (t.format("%Y-%m-%d")) }
+                    }
+                    text x=(fmt1(cx)) y=(y + 34.0) text-anchor="middle" class="event-label" { (what) }
+                }
+            }
+        }
+        line x1=(fmt1(x(now))) y1=(top - 4.0) x2=(fmt1(x(now))) y2=(height - 20.0) class="now-line" {}
+        text x=(fmt1(x(now))) y=(height - 6.0) text-anchor="middle" class="chart-label now-label" { "today" }
+    };
+    chart_frame(
+        "timeline",
+        id,
+        (width, height),
+        title,
+        html! { (desc) ". Today is " (now.format("%Y-%m-%d")) "." },
+        body,
+    )
 }
 
 /// Shading level 0–4 of a count relative to the largest count.
