@@ -111,13 +111,17 @@ pub struct Org {
 }
 
 /// What an organisation name may be; the same rule for the command line and the API.
-pub const ORG_NAME_RULE: &str = "1 to 200 characters, letters, digits, space, '.', '_' or '-', starting with a letter or digit";
+pub const ORG_NAME_RULE: &str =
+    "1 to 200 characters, letters, digits, space, '.', '_' or '-', starting with a letter or digit";
 
 /// Whether `name` follows [`ORG_NAME_RULE`] (no surrounding spaces either).
 pub fn valid_org_name(name: &str) -> bool {
     name.len() <= 200
         && name == name.trim()
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || " ._-".contains(c))

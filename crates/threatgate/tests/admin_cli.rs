@@ -39,7 +39,18 @@ fn fails(data: &Path, args: &[&str]) -> String {
 /// An exchange with a hub and one member with a receive agreement (#1).
 fn exchange(d: &Path) {
     ok(d, &["init"]);
-    ok(d, &["org", "add", "cert-fr", "--kind", "member", "--country", "FR"]);
+    ok(
+        d,
+        &[
+            "org",
+            "add",
+            "cert-fr",
+            "--kind",
+            "member",
+            "--country",
+            "FR",
+        ],
+    );
     ok(
         d,
         &[
@@ -91,10 +102,27 @@ fn org_names_follow_the_apis_rule() {
     let d = dir.path();
     ok(d, &["init"]);
     for bad in ["", "  ", "a b/c", " cert-it"] {
-        let e = fails(d, &["org", "add", bad, "--kind", "member", "--country", "IT"]);
-        assert!(e.contains("is not a usable organisation name"), "{bad:?}: {e}");
+        let e = fails(
+            d,
+            &["org", "add", bad, "--kind", "member", "--country", "IT"],
+        );
+        assert!(
+            e.contains("is not a usable organisation name"),
+            "{bad:?}: {e}"
+        );
     }
-    ok(d, &["org", "add", "cert-it", "--kind", "member", "--country", "IT"]);
+    ok(
+        d,
+        &[
+            "org",
+            "add",
+            "cert-it",
+            "--kind",
+            "member",
+            "--country",
+            "IT",
+        ],
+    );
     let list = ok(d, &["org", "list"]);
     assert_eq!(list.lines().count(), 3, "{list}");
 }
@@ -131,7 +159,10 @@ fn table_columns_line_up() {
     exchange(d);
     for (args, cols) in [
         (&["org", "list"][..], &["KIND", "COUNTRY", "AGREEMENT"][..]),
-        (&["agreement", "list"][..], &["SIGNED", "MAX TLP", "STATUS"][..]),
+        (
+            &["agreement", "list"][..],
+            &["SIGNED", "MAX TLP", "STATUS"][..],
+        ),
         (&["token", "list"][..], &["ROLE", "CREATED", "STATUS"][..]),
     ] {
         let out = ok(d, args);
@@ -156,16 +187,21 @@ fn errors_say_their_cause_once() {
     let d = dir.path();
     exchange(d);
     let missing = d.join("no-such.log");
-    let e = fails(
-        d,
-        &["match", "--as", "hub", missing.to_str().unwrap()],
-    );
+    let e = fails(d, &["match", "--as", "hub", missing.to_str().unwrap()]);
     assert_eq!(e.matches("No such file or directory").count(), 1, "{e}");
     // An export that cannot be written names the file asked for.
     let out = d.join("no-dir").join("x.csv");
     let e = fails(
         d,
-        &["export", "--as", "cert-fr", "--format", "csv", "--out", out.to_str().unwrap()],
+        &[
+            "export",
+            "--as",
+            "cert-fr",
+            "--format",
+            "csv",
+            "--out",
+            out.to_str().unwrap(),
+        ],
     );
     assert!(e.contains(out.to_str().unwrap()), "{e}");
 }
@@ -197,7 +233,13 @@ fn partial_ingest_that_stores_nothing_fails() {
     // cert-fr only receives: its submission is refused whole.
     let o = tg(
         d,
-        &["ingest", list.to_str().unwrap(), "--as", "cert-fr", "--partial"],
+        &[
+            "ingest",
+            list.to_str().unwrap(),
+            "--as",
+            "cert-fr",
+            "--partial",
+        ],
     );
     let out = String::from_utf8_lossy(&o.stdout);
     let err = String::from_utf8_lossy(&o.stderr);

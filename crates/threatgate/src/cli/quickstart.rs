@@ -329,7 +329,9 @@ fn summary(cli: &Cli, store: &Store, hub: &Org, rejected: &[String]) -> Result<(
     // The commands must work as printed, so they name a data directory given with --data.
     let data = if cli.database_url.is_none() && cli.data != Path::new("./threatgate-data") {
         let d = cli.data.display().to_string();
-        if d.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+:@".contains(c)) {
+        if d.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:@".contains(c))
+        {
             format!(" --data {d}")
         } else {
             format!(" --data '{}'", d.replace('\'', "'\\''"))
@@ -339,12 +341,18 @@ fn summary(cli: &Cli, store: &Store, hub: &Org, rejected: &[String]) -> Result<(
     };
     println!("\nNext, try:");
     for (cmd, why) in [
-        ("agreement list", "who may submit and receive, days to expiry"),
+        (
+            "agreement list",
+            "who may submit and receive, days to expiry",
+        ),
         (
             "search 66.210.228.178 --as cert-fr",
             "an emotet C2 (TLP:AMBER): France's CERT is not told it exists",
         ),
-        ("search 66.210.228.178 --as hub", "the same, as the hub sees it"),
+        (
+            "search 66.210.228.178 --as hub",
+            "the same, as the hub sees it",
+        ),
         ("export --as cert-de --format stix --out cert-de.json", ""),
         ("audit --verify", ""),
         (
