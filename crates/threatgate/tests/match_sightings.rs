@@ -390,3 +390,72 @@ fn sightings_of_records_without_stix_name_the_exported_derived_indicator() {
         .collect();
     assert_eq!(derived, vec![reported.as_str()]);
 }
+
+#[test]
+fn a_log_with_a_nul_byte_is_skipped_as_binary_or_scanned_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    {
+        let store = Store::open_dir(&data).unwrap();
+        org(&store, "hub", OrgKind::Hub, None);
+        let vendor = org(&store, "vendor", OrgKind::Partner, None);
+        agree(&store, &vendor, AgreementRole::Both, Tlp::Amber, 1000);
+        let fr = org(&store, "cert-fr", OrgKind::Member, Some("FR"));
+        agree(&store, &fr, AgreementRole::Receive, Tlp::Amber, 365);
+    }
+    let bundle = json!({"type": "bundle", "id": "bundle--55555555-5555-4555-8555-555555555555", "objects": [
+        stix_indicator(DOMAIN_ID, "[domain-name:value = 'evil.example']", Tlp::Green),
+    ]});
+    let bundle_path = dir.path().join("vendor.json");
+    std::fs::write(&bundle_path, bundle.to_string()).unwrap();
+    run(
+        &data,
+        &["ingest", "--as", "vendor", bundle_path.to_str().unwrap()],
+    );
+    // One corrupt line (a NUL) at the top of an otherwise ordinary text log.
+    let log = dir.path().join("proxy.log");
+    std::fs::write(
+        &log,
+        b"1700000000 corrupt\0entry\n1700000001 GET http://a.b.evil.example/x\n",
+    )
+    .unwrap();
+    let log = log.to_str().unwrap();
+
+    let skipped = run(&data, &["match", "--as", "cert-fr", log]);
+    assert!(skipped.stdout.is_empty(), "no hit from a skipped file");
+    let stderr = String::from_utf8_lossy(&skipped.stderr);
+    assert!(
+        stderr.contains("skipped file") && stderr.contains("binary"),
+        "{stderr}"
+    );
+
+    let scanned = run(
+        &data,
+        &["match", "--as", "cert-fr", "--binary", "scan", log],
+    );
+    let hits: Vec<Value> = String::from_utf8(scanned.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(hits[0]["line"], 2);
+    assert_eq!(hits[0]["value"], "a.b.evil.example");
+
+    // A mistyped log path is refused before anything is built, naming the path.
+    let missing = dir.path().join("no-such.log");
+    let out = Command::new(BIN)
+        .arg("--data")
+        .arg(&data)
+        .args(["match", "--as", "cert-fr", log, missing.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no-such.log"), "{stderr}");
+    assert!(
+        !stderr.contains("indicator set:"),
+        "checked before the set is built: {stderr}"
+    );
+}

@@ -50,11 +50,15 @@ pub fn run(cli: &Cli, a: &ExportArgs) -> Result<ExitCode> {
         .iter()
         .map(|(k, v)| format!("{v} {k}"))
         .collect();
-    eprintln!(
-        "exported {} objects for {}: {}",
-        summary.objects,
-        viewer.name,
-        parts.join(", ")
-    );
+    if parts.is_empty() {
+        eprintln!("exported {} objects for {}", summary.objects, viewer.name);
+    } else {
+        eprintln!(
+            "exported {} objects for {}: {}",
+            summary.objects,
+            viewer.name,
+            parts.join(", ")
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

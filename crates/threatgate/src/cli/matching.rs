@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use clap::Args;
-use matcher::{EventMode, LogFormat, Scanner};
+use clap::{Args, ValueEnum};
+use matcher::{BinaryPolicy, EventMode, LogFormat, Scanner};
 
 use super::{open_store, org_named, Cli};
 use crate::matching::{self, HitWriter, Indicators};
@@ -42,6 +42,16 @@ pub struct MatchArgs {
     /// Where the logs come from, for the sightings (e.g. a sensor name).
     #[arg(long, default_value = "sensor")]
     pub sensor: String,
+    /// A file whose first block holds a NUL byte: `skip` it whole, listed in the summary
+    /// as binary (like grep), or `scan` it as text, e.g. a log with one corrupt line.
+    #[arg(long, value_enum, default_value_t = Binary::Skip)]
+    pub binary: Binary,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Binary {
+    Skip,
+    Scan,
 }
 
 fn parse_format(s: &str) -> Result<Option<LogFormat>> {
@@ -60,6 +70,10 @@ fn parse_format(s: &str) -> Result<Option<LogFormat>> {
 }
 
 pub fn run(cli: &Cli, a: &MatchArgs) -> Result<ExitCode> {
+    // A mistyped log path fails before the indicator set is built (seconds at a million).
+    for log in a.logs.iter().filter(|l| l.as_os_str() != "-") {
+        std::fs::metadata(log).with_context(|| format!("log {}", log.display()))?;
+    }
     let store = open_store(cli)?;
     let org = org_named(&store, &a.as_org)?;
     let started = std::time::Instant::now();
@@ -77,7 +91,12 @@ pub fn run(cli: &Cli, a: &MatchArgs) -> Result<ExitCode> {
     for u in indicators.unusable.iter().take(20) {
         eprintln!("  not used: {u}");
     }
-    let mut b = Scanner::builder().events(EventMode::Complex);
+    let mut b = Scanner::builder()
+        .events(EventMode::Complex)
+        .binary(match a.binary {
+            Binary::Skip => BinaryPolicy::SkipFile,
+            Binary::Scan => BinaryPolicy::Scan,
+        });
     if let Some(f) = parse_format(&a.format)? {
         b = b.format(f);
     }
