@@ -73,8 +73,9 @@ pub const MAX_KNOWN_RECORD_BYTES: usize = 64 << 20;
 /// sources, 30 % of a typical multi-source feed) then merges into the remembered text
 /// instead of attempting an insert that conflicts and reading the record back. The text
 /// is exactly what the row holds: writers are serialised, and every write of a record in
-/// this transaction goes through [`SubmissionWriter::write_records`] (which updates the
-/// entry) or [`SubmissionWriter::add_claim`] (which forgets it). Bounded by
+/// this transaction goes through [`SubmissionWriter::write_records`] or
+/// [`SubmissionWriter::merge_into_record`] (which remember the text written), or is the
+/// insert in [`SubmissionWriter::add_claim`] (whose entry it takes out first). Bounded by
 /// [`MAX_KNOWN_RECORD_BYTES`]; past that, records are read back from the store as before.
 #[derive(Default)]
 pub struct KnownRecords {
@@ -101,11 +102,12 @@ impl KnownRecords {
         }
     }
 
-    /// For a record written another way: the remembered text may no longer be the row's.
-    pub(super) fn forget(&mut self, observable_id: i64) {
-        if let Some((_, old)) = self.by_observable.remove(&observable_id) {
-            self.bytes -= old.len();
-        }
+    /// Take the entry out: the record is about to be written, and is remembered again
+    /// with the text written, if at all.
+    pub(super) fn take(&mut self, observable_id: i64) -> Option<(i64, Box<str>)> {
+        let (rid, text) = self.by_observable.remove(&observable_id)?;
+        self.bytes -= text.len();
+        Some((rid, text))
     }
 }
 
@@ -482,8 +484,7 @@ impl SubmissionWriter<'_> {
         }
         for g in known {
             let (oid, claim) = &groups[g];
-            let (rid, text) = self.known_records.get(*oid).expect("partitioned as known");
-            let (rid, text) = (*rid, text.to_string());
+            let (rid, text) = self.known_records.take(*oid).expect("partitioned as known");
             self.merge_into_record(*oid, rid, &text, claim, &now)?;
         }
         // Only records that already existed are read back and merged.
@@ -513,7 +514,7 @@ impl SubmissionWriter<'_> {
 
     /// Merge `claim` into a stored record whose claim text is `text`; rewrite the row only
     /// if that changes it. Remembers the resulting text ([`KnownRecords`]).
-    fn merge_into_record(
+    pub(super) fn merge_into_record(
         &mut self,
         oid: i64,
         rid: i64,

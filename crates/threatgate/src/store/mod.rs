@@ -1051,7 +1051,8 @@ impl SubmissionWriter<'_> {
                 .i64(0)?,
         };
         let now = format_time(self.now);
-        self.known_records.forget(oid);
+        // Read back from the row itself; what it is after this call is remembered again.
+        self.known_records.take(oid);
         let existing = self.tx.query_one(
             "SELECT id, claim FROM records WHERE observable_id = $1 AND org_id = $2",
             &[oid.into(), self.meta.org_id.into()],
@@ -1059,17 +1060,7 @@ impl SubmissionWriter<'_> {
         let rid = match existing {
             Some(r) => {
                 let rid = r.i64(0)?;
-                let mut merged: Claim = claim_text::decode(r.str(1)?)
-                    .map_err(|e| StoreError::Corrupt(format!("record #{rid} claim: {e}")))?;
-                let before = merged.clone();
-                merged.merge(claim);
-                if merged != before {
-                    self.tx.execute(
-                        "UPDATE records SET claim = $1, tlp = $2, submission_id = $3, updated_at = $4 WHERE id = $5",
-                        &[claim_text::encode(&merged).into(), merged.tlp_or_default().as_str().into(), self.id.into(), now.into(), rid.into()],
-                    )?;
-                    self.records += 1;
-                }
+                self.merge_into_record(oid, rid, r.str(1)?, claim, &now)?;
                 rid
             }
             None => {
