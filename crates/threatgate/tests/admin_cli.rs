@@ -2,33 +2,13 @@
 //! into a pipe that closes early, organisation names, renewals, table columns, the
 //! quickstart's suggested commands, and errors said once.
 
+mod support;
+
 use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 
-fn cmd(data: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_threatgate"));
-    c.arg("--data")
-        .arg(data)
-        .args(args)
-        .env_remove("THREATGATE_DATABASE_URL")
-        .env_remove("THREATGATE_DATA");
-    c
-}
-
-fn tg(data: &Path, args: &[&str]) -> Output {
-    cmd(data, args).output().expect("run threatgate")
-}
-
-fn ok(data: &Path, args: &[&str]) -> String {
-    let o = tg(data, args);
-    assert!(
-        o.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
-}
+use support::cli::{cmd, ok, tg};
 
 fn fails(data: &Path, args: &[&str]) -> String {
     let o = tg(data, args);

@@ -7,32 +7,12 @@ mod support;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Output};
 
 use serde_json::json;
+use support::cli::{ok, tg};
 use support::*;
 use threatgate::model::*;
 use threatgate::store::{Store, SubmissionMeta};
-
-fn tg(data: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_threatgate"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .env_remove("THREATGATE_DATABASE_URL")
-        .output()
-        .expect("run threatgate")
-}
-
-fn ok(data: &Path, args: &[&str]) -> String {
-    let o = tg(data, args);
-    assert!(
-        o.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
-}
 
 fn fails(data: &Path, args: &[&str]) -> String {
     let o = tg(data, args);

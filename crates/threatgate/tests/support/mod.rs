@@ -1,6 +1,7 @@
 //! Shared test fixtures: stores on both engines, real-data paths, org/agreement setup.
 #![allow(dead_code)]
 
+pub mod cli;
 pub mod server;
 
 use std::path::PathBuf;
