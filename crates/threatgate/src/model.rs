@@ -193,6 +193,91 @@ pub struct NewAgreement {
     pub renews: Option<i64>,
 }
 
+impl NewAgreement {
+    /// Why this agreement cannot be recorded, if it cannot: its term is empty, it was
+    /// signed after it ended, or its scope names no type or a type STIX does not define.
+    ///
+    /// A misspelt scope type would silently refuse every item of the intended type for
+    /// the agreement's whole term, so scope names are checked against the spec's types;
+    /// custom types must use the `x-` prefix the spec reserves for them.
+    pub fn check(&self) -> Result<(), String> {
+        if self.valid_until <= self.valid_from {
+            return Err(format!(
+                "valid_until ({}) must be after valid_from ({})",
+                stix_time(self.valid_until),
+                stix_time(self.valid_from)
+            ));
+        }
+        if self.signed_on > self.valid_until {
+            return Err(format!(
+                "signed_on ({}) is after the term ends ({}): an agreement cannot be signed once it has expired",
+                stix_time(self.signed_on),
+                stix_time(self.valid_until)
+            ));
+        }
+        if let Some(scope) = &self.scope {
+            if scope.is_empty() {
+                return Err("the scope names no type, so it would cover nothing; leave the scope out to cover every type".into());
+            }
+            let unknown: Vec<String> = scope
+                .iter()
+                .filter(|t| !is_scope_type(t))
+                .map(|t| match closest_stix_type(t) {
+                    Some(near) => format!("{t:?} (did you mean {near:?}?)"),
+                    None => format!("{t:?}"),
+                })
+                .collect();
+            if !unknown.is_empty() {
+                return Err(format!(
+                    "scope: unknown STIX type {}; scope types are STIX 2.1 object types such as indicator, malware, ipv4-addr, url, relationship, or custom types starting with x-",
+                    unknown.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A type an agreement's scope may name: one STIX 2.1 defines, or a custom `x-` type.
+fn is_scope_type(t: &str) -> bool {
+    use stix::common::{is_valid_type_name, Category};
+    match Category::of(t) {
+        Category::Bundle => false,
+        Category::Custom => t.starts_with("x-") && is_valid_type_name(t),
+        _ => true,
+    }
+}
+
+/// The defined STIX type nearest to a misspelt one (at most two edits away).
+fn closest_stix_type(t: &str) -> Option<&'static str> {
+    use stix::common::{META_TYPES, SCO_TYPES, SDO_TYPES, SRO_TYPES};
+    SDO_TYPES
+        .iter()
+        .chain(SCO_TYPES)
+        .chain(SRO_TYPES)
+        .chain(META_TYPES)
+        .map(|k| (edit_distance(t, k), *k))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance over bytes (type names are ASCII).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Token {
     pub id: i64,
@@ -450,6 +535,71 @@ pub fn parse_stored_time(s: &str) -> Option<Time> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn agreement_with(scope: Option<&[&str]>) -> NewAgreement {
+        NewAgreement {
+            org_id: 2,
+            role: AgreementRole::Provide,
+            signed_on: parse_time("2019-07-01").unwrap(),
+            valid_from: parse_time("2019-07-03").unwrap(),
+            valid_until: parse_time("2024-07-03").unwrap(),
+            max_tlp: Tlp::Amber,
+            scope: scope.map(|s| s.iter().map(|t| t.to_string()).collect()),
+            purpose: "test".into(),
+            retention_days: None,
+            renews: None,
+        }
+    }
+
+    #[test]
+    fn agreement_scope_names_defined_or_custom_types_only() {
+        assert!(agreement_with(None).check().is_ok());
+        let defined = [
+            "indicator",
+            "ipv4-addr",
+            "relationship",
+            "marking-definition",
+            "x-misp-object",
+        ];
+        assert!(agreement_with(Some(&defined)).check().is_ok());
+
+        let err = agreement_with(Some(&["indicator", "indicatr"]))
+            .check()
+            .unwrap_err();
+        assert!(
+            err.contains("\"indicatr\" (did you mean \"indicator\"?)"),
+            "{err}"
+        );
+        assert!(
+            !err.contains("\"indicator\" ("),
+            "a valid type is not reported: {err}"
+        );
+        let err = agreement_with(Some(&["my-type", "bundle", "x-Bad"]))
+            .check()
+            .unwrap_err();
+        for t in ["my-type", "bundle", "x-Bad"] {
+            assert!(err.contains(&format!("{t:?}")), "{t} not reported: {err}");
+        }
+        let err = agreement_with(Some(&[])).check().unwrap_err();
+        assert!(
+            err.contains("covers nothing") || err.contains("cover nothing"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn agreement_term_must_be_nonempty_and_signed_before_it_ends() {
+        let mut a = agreement_with(None);
+        a.valid_until = a.valid_from;
+        assert!(a.check().unwrap_err().contains("must be after valid_from"));
+        let mut a = agreement_with(None);
+        // Signing after the start (a retroactive agreement) is allowed...
+        a.signed_on = parse_time("2020-01-01").unwrap();
+        assert!(a.check().is_ok());
+        // ...signing after the end is not.
+        a.signed_on = parse_time("2024-07-04").unwrap();
+        assert!(a.check().unwrap_err().contains("signed_on"));
+    }
 
     #[test]
     fn format_time_matches_the_strftime_form() {

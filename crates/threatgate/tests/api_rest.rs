@@ -219,6 +219,11 @@ fn orgs_agreements_tokens_by_role() {
     let mut bad = ag.clone();
     bad["max_tlp"] = json!("purple");
     assert_eq!(a.post("/api/v1/agreements", &w.tok_admin, &bad).0, 400);
+    let mut bad = ag.clone();
+    bad["scope"] = json!(["indicator", "indicatr"]);
+    let (st, why) = a.post("/api/v1/agreements", &w.tok_admin, &bad);
+    assert_eq!(st, 400, "{why}");
+    assert!(why.to_string().contains("did you mean"), "{why}");
     let (_, list) = a.get("/api/v1/agreements", &w.tok_admin);
     assert_eq!(list.as_array().unwrap().len(), 4);
     let (_, own) = a.get("/api/v1/agreements", &w.tok_fr);

@@ -378,7 +378,7 @@ fn bad_input_is_located_and_rolled_back() {
         );
         let truncated = &BUNDLE[..BUNDLE.len() / 2];
         let cases: Vec<(&str, PathBuf, Option<Format>, Vec<&str>)> = vec![
-            ("truncated JSON", write(d, "trunc.json", truncated.as_bytes()), None, vec!["trunc.json: /objects/", "end of input"]),
+            ("truncated JSON", write(d, "trunc.json", truncated.as_bytes()), None, vec!["trunc.json: malformed JSON at line ", "(in /objects/", "end of input"]),
             ("missing property", write(d, "bundle.json", indicator_no_pattern.as_bytes()), None, vec!["bundle.json: /objects/0/pattern: indicator requires `pattern`"]),
             ("wrong JSON types", write(d, "types.json", br#"{"type":"bundle","id":"bundle--5d0092c5-5f74-4287-9642-33f4c354e56d","objects":[{"type":"indicator","id":7}]}"#), None, vec!["types.json: /objects/0/id: `id` must be a string, found a number"]),
             ("misp wrong types", write(d, "event.json", br#"{"Event":{"uuid":"x","Attribute":[{"type":"ip-dst","value":["1.2.3.4"]}]}}"#), None, vec!["event.json: /Event/Attribute/0/value: \"value\" must be a string, found an array"]),
@@ -405,6 +405,11 @@ fn bad_input_is_located_and_rolled_back() {
             for n in needles {
                 assert!(text.contains(n), "{what}: {text:?} should contain {n:?}");
             }
+            // The place is said once, not once by the reader and again by ingest.
+            assert!(
+                !(text.contains(": /objects/") && text.contains("(in /objects/")),
+                "{what}: {text:?} repeats its location"
+            );
             assert_eq!(counts(store), before, "{what}: store changed");
             assert_eq!(
                 audit_actions(store).len(),
@@ -498,8 +503,7 @@ fn huge_single_line_is_refused_without_holding_it() {
     }
     let err = ingest(store, &org, &[csv], &IngestOptions::default()).unwrap_err();
     assert!(
-        err.to_string()
-            .contains("huge.csv: line 3: line 3 is longer than"),
+        err.to_string().contains("huge.csv: line 3 is longer than"),
         "{err}"
     );
 }

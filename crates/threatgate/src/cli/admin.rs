@@ -266,6 +266,32 @@ pub fn agreement(cli: &Cli, c: &AgreementCmd) -> Result<ExitCode> {
                     ", NOT in force now"
                 }
             );
+            // Overlaps are legitimate (amendments, early renewals), but the operator should
+            // know how they combine rather than discover it from what members can read.
+            for other in store.agreements(Some(org.id))? {
+                let overlaps = other.id != ag.id
+                    && other.status != AgreementStatus::Terminated
+                    && other.valid_from < ag.valid_until
+                    && ag.valid_from < other.valid_until
+                    && (other.role.receives() && ag.role.receives()
+                        || other.role.provides() && ag.role.provides());
+                if overlaps {
+                    let effect = if other.role.receives() && ag.role.receives() {
+                        "reads with the higher TLP ceiling and the union of their scopes"
+                    } else {
+                        "may submit what either of them covers"
+                    };
+                    println!(
+                        "  note: overlaps agreement #{} ({}, {} until {}, max TLP {}); while both are in force {} {effect}",
+                        other.id,
+                        other.role,
+                        day(other.valid_from),
+                        day(other.valid_until),
+                        other.max_tlp,
+                        org.name
+                    );
+                }
+            }
         }
         AgreementCmd::List { org } => {
             let filter = org.as_deref().map(|n| org_named(&store, n)).transpose()?;

@@ -35,11 +35,7 @@ pub fn run(cli: &Cli, a: &RetentionArgs) -> Result<ExitCode> {
             .unwrap_or("?");
         println!(
             "agreement #{} ({name}, {} days, before {}): {verb} {} records, {} objects",
-            c.agreement_id,
-            c.retention_days,
-            &c.cutoff[..19],
-            c.records,
-            c.objects
+            c.agreement_id, c.retention_days, c.cutoff, c.records, c.objects
         );
         r += c.records;
         o += c.objects;

@@ -151,11 +151,12 @@ pub struct Rejection {
 
 impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.location.is_empty() {
-            write!(f, "{}: {}", self.file, self.reason)
-        } else {
-            write!(f, "{}: {}: {}", self.file, self.location, self.reason)
-        }
+        write!(
+            f,
+            "{}: {}",
+            self.file,
+            located(&self.location, &self.reason)
+        )
     }
 }
 
@@ -234,7 +235,7 @@ impl IngestReport {
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     /// The input is malformed; nothing of this file was kept.
-    #[error("{file}: {}{reason}{}", loc_prefix(location), if *partial_hint { " (nothing from this file was stored; fix the input, or use --partial to keep the valid items)" } else { "" })]
+    #[error("{file}: {}{}", located(location, reason), if *partial_hint { " (nothing from this file was stored; fix the input, or use --partial to keep the valid items)" } else { "" })]
     Input {
         file: String,
         location: String,
@@ -265,11 +266,20 @@ pub enum IngestError {
     },
 }
 
-fn loc_prefix(location: &str) -> String {
-    if location.is_empty() {
-        String::new()
+/// `location: reason`, or the reason alone when it already names the location as a word
+/// of its own (the STIX reader's errors say where they are, so a prefix would repeat the
+/// JSON pointer; a pointer that is only part of a file path does not count).
+fn located(location: &str, reason: &str) -> String {
+    let boundary = |c: Option<char>| c.is_none_or(|c| c.is_whitespace() || "(),:;".contains(c));
+    let named = !location.is_empty()
+        && reason.match_indices(location).any(|(at, _)| {
+            boundary(reason[..at].chars().next_back())
+                && boundary(reason[at + location.len()..].chars().next())
+        });
+    if location.is_empty() || named {
+        reason.to_string()
     } else {
-        format!("{location}: ")
+        format!("{location}: {reason}")
     }
 }
 

@@ -106,6 +106,7 @@ impl From<StoreError> for Problem {
         match e {
             StoreError::NotFound(what) => Problem::not_found(format!("{what} not found")),
             StoreError::Conflict(why) => Problem::conflict(why),
+            StoreError::Invalid(why) => Problem::bad_request(why),
             other => Problem::internal(other),
         }
     }

@@ -13,6 +13,9 @@ pub enum StoreError {
     Db(String),
     #[error("{0}")]
     Conflict(String),
+    /// The caller's input breaks a rule of the data model (not a clash with stored data).
+    #[error("{0}")]
+    Invalid(String),
     #[error("{0} not found")]
     NotFound(String),
     #[error("the store's schema is version {found}, newer than this binary understands ({known}); upgrade threatgate")]

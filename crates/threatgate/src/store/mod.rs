@@ -242,13 +242,7 @@ impl Store {
     // ----- agreements -----
 
     pub fn add_agreement(&self, a: &NewAgreement, actor: Option<OrgId>) -> Result<Agreement> {
-        if a.valid_until <= a.valid_from {
-            return Err(StoreError::Conflict(format!(
-                "valid_until ({}) must be after valid_from ({})",
-                stix_time(a.valid_until),
-                stix_time(a.valid_from)
-            )));
-        }
+        a.check().map_err(StoreError::Invalid)?;
         self.write(|c| {
             let now = format_time(Utc::now());
             let scope = a.scope.as_ref().map(|s| serde_json::to_string(s).expect("strings serialise"));
