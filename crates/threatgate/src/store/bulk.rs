@@ -22,7 +22,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{SubsecRound, Utc};
 
-use super::backend::{fixed_chunks, placeholders, InsertMany, Result, StoreError, Val, ValRef};
+use super::backend::{
+    fixed_chunks, placeholders, InsertMany, Result, StoreError, UpdateMany, Val, ValRef,
+};
 use super::{claim_text, format_time, NewObject, SubmissionWriter};
 use crate::model::{Claim, Kind, Observable};
 
@@ -152,6 +154,24 @@ const RECORDS: InsertMany<'static> = InsertMany {
     key: Some("id"),
     identity: &[0],
 };
+
+const RECORD_REWRITES: UpdateMany<'static> = UpdateMany {
+    table: "records",
+    key: "id",
+    set: &[
+        ("claim", "text"),
+        ("tlp", "text"),
+        ("submission_id", "bigint"),
+        ("updated_at", "text"),
+    ],
+};
+
+/// A stored record whose claim changed by a merge: its new text, to be written.
+pub(super) struct Rewrite {
+    record_id: i64,
+    claim: String,
+    tlp: &'static str,
+}
 
 const LINKS: InsertMany<'static> = InsertMany {
     table: "object_observables",
@@ -482,10 +502,11 @@ impl SubmissionWriter<'_> {
                 None => conflicted.push(g),
             }
         }
+        let mut rewrites: Vec<Rewrite> = vec![];
         for g in known {
             let (oid, claim) = &groups[g];
             let (rid, text) = self.known_records.take(*oid).expect("partitioned as known");
-            self.merge_into_record(*oid, rid, &text, claim, &now)?;
+            rewrites.extend(self.merge_into_record(*oid, rid, &text, claim)?);
         }
         // Only records that already existed are read back and merged.
         for chunk in fixed_chunks(&conflicted) {
@@ -506,44 +527,58 @@ impl SubmissionWriter<'_> {
                         "record of observable #{oid} conflicted but is missing"
                     ))
                 })?;
-                self.merge_into_record(*oid, *rid, text, claim, &now)?;
+                rewrites.extend(self.merge_into_record(*oid, *rid, text, claim)?);
             }
         }
-        Ok(())
+        self.rewrite_records(&rewrites, &now)
     }
 
-    /// Merge `claim` into a stored record whose claim text is `text`; rewrite the row only
-    /// if that changes it. Remembers the resulting text ([`KnownRecords`]).
+    /// Merge `claim` into a stored record whose claim text is `text`. Returns the rewrite
+    /// the row needs, if the merge changed it, and remembers the resulting text
+    /// ([`KnownRecords`]); the caller writes the rewrites with [`Self::rewrite_records`]
+    /// before anything reads the record again.
     pub(super) fn merge_into_record(
         &mut self,
         oid: i64,
         rid: i64,
         text: &str,
         claim: &Claim,
-        now: &str,
-    ) -> Result<()> {
+    ) -> Result<Option<Rewrite>> {
         let before: Claim = claim_text::decode(text)
             .map_err(|e| StoreError::Corrupt(format!("record #{rid} claim: {e}")))?;
         let mut after = before.clone();
         after.merge(claim);
-        if after != before {
-            let new_text = claim_text::encode(&after);
-            self.tx.execute(
-                "UPDATE records SET claim = $1, tlp = $2, submission_id = $3, updated_at = $4 WHERE id = $5",
-                &[
-                    new_text.as_str().into(),
-                    after.tlp_or_default().as_str().into(),
-                    self.id.into(),
-                    now.into(),
-                    rid.into(),
-                ],
-            )?;
-            self.records += 1;
-            self.known_records.remember(oid, rid, &new_text);
-        } else {
+        if after == before {
             self.known_records.remember(oid, rid, text);
+            return Ok(None);
         }
-        Ok(())
+        let new_text = claim_text::encode(&after);
+        self.records += 1;
+        self.known_records.remember(oid, rid, &new_text);
+        Ok(Some(Rewrite {
+            record_id: rid,
+            claim: new_text,
+            tlp: after.tlp_or_default().as_str(),
+        }))
+    }
+
+    /// Write merged records, in one statement per chunk where the engine can.
+    pub(super) fn rewrite_records(&mut self, rewrites: &[Rewrite], now: &str) -> Result<()> {
+        if rewrites.is_empty() {
+            return Ok(());
+        }
+        let mut values: Vec<ValRef<'_>> =
+            Vec::with_capacity(rewrites.len() * (1 + RECORD_REWRITES.set.len()));
+        for r in rewrites {
+            values.extend([
+                ValRef::Int(r.record_id),
+                ValRef::from(r.claim.as_str()),
+                ValRef::from(r.tlp),
+                ValRef::Int(self.id),
+                ValRef::from(now),
+            ]);
+        }
+        self.tx.update_many(&RECORD_REWRITES, &values)
     }
 
     /// Links from objects to the observables their claims name.

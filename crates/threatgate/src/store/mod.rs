@@ -26,7 +26,7 @@ use chrono::Utc;
 use serde_json::Value;
 
 pub use backend::{Backend, Conn, Dialect, Result, Row, RowView, StoreError, Tx, Val};
-pub use bulk::Entry;
+pub use bulk::{Entry, BULK_ROWS};
 // ----- server support ----- (methods for TAXII and sync, in server_support.rs)
 pub use ops::PurgeCount;
 pub use server_support::{CollectionPage, CollectionQuery, PageRow, Subset, VersionSelect};
@@ -1054,7 +1054,8 @@ impl SubmissionWriter<'_> {
         let rid = match existing {
             Some(r) => {
                 let rid = r.i64(0)?;
-                self.merge_into_record(oid, rid, r.str(1)?, claim, &now)?;
+                let rewrite = self.merge_into_record(oid, rid, r.str(1)?, claim)?;
+                self.rewrite_records(rewrite.as_slice(), &now)?;
                 rid
             }
             None => {
