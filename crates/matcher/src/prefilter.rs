@@ -88,6 +88,16 @@ static PCLASS: [u8; 256] = {
     t
 };
 
+/// What the segment prefilter needs to know about a Zeek log's columns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Columns {
+    /// Zeek http.log: the `host` column, whose span the answer carries.
+    pub host: Option<usize>,
+    /// Columns the full path does not match (bit `i`: column `i`, counted in separators;
+    /// `ZeekHeader::skip_mask`): runs inside them are not walked.
+    pub skip: u64,
+}
+
 /// What the prefilter learnt about a line.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct LineScan {

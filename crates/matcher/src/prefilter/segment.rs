@@ -7,7 +7,7 @@
 //! (tested against the word-at-a-time pass on random multi-line buffers): runs are bounded by
 //! non-run bytes, and `\n` and `\r` are non-run bytes, so masks never join two lines.
 
-use super::{next_bit, prev_bit, slow_at, LineScan, Now, Probes, PCLASS};
+use super::{next_bit, prev_bit, slow_at, Columns, LineScan, Now, Probes, PCLASS};
 use crate::byteclass::{BlockMasks, Classifier};
 use crate::formats::json::{Stop, StringEnds};
 use crate::scan::without_cr;
@@ -37,7 +37,7 @@ pub(crate) struct Segment {
     /// Answers for the lines, in order (`IndicatorSet::segment_scan_lines`), and the column
     /// they were asked for.
     scans: Vec<LineScan>,
-    column: Option<usize>,
+    columns: Columns,
     batch: Batch,
 }
 
@@ -55,14 +55,14 @@ impl Segment {
             quote: [0; WORDS],
             long: [0; WORDS],
             scans: Vec::new(),
-            column: None,
+            columns: Columns::default(),
             batch: Batch::default(),
         })
     }
 
-    /// Column the answers of [`IndicatorSet::segment_scan_lines`] located.
-    pub fn column(&self) -> Option<usize> {
-        self.column
+    /// Columns the answers of [`IndicatorSet::segment_scan_lines`] were made for.
+    pub fn columns(&self) -> Columns {
+        self.columns
     }
 
     /// The answer for line `i` (0-based, in [`Segment::lines`] order).
@@ -297,6 +297,20 @@ fn next_bit_in(words: &[u64], from: usize, to: usize) -> Option<usize> {
     }
 }
 
+/// Set bits of `words` in `[from, to)`, `from <= to < 64 × words.len()`.
+#[inline(always)]
+fn seps_before(words: &[u64], from: usize, to: usize) -> usize {
+    let (mut w, last) = (from / 64, to / 64);
+    let mut m = words[w] & (u64::MAX << (from % 64));
+    let mut n = 0;
+    while w < last {
+        n += m.count_ones() as usize;
+        w += 1;
+        m = words[w];
+    }
+    n + (m & ((1u64 << (to % 64)) - 1)).count_ones() as usize
+}
+
 /// Set bits of `words` in `[from, to)`.
 #[inline]
 fn count_bits_in(words: &[u64], from: usize, to: usize) -> usize {
@@ -328,9 +342,9 @@ impl IndicatorSet {
         s: &[u8],
         ls: usize,
         le: usize,
-        column: Option<usize>,
+        columns: Columns,
     ) -> LineScan {
-        self.segment_line_probe(seg, s, ls, le, column, &mut Now)
+        self.segment_line_probe(seg, s, ls, le, columns, &mut Now)
     }
 
     /// Answer every line of a loaded segment (`s` its bytes) as
@@ -338,7 +352,7 @@ impl IndicatorSet {
     /// lines are recorded first (their cache lines prefetched) and answered together: each
     /// line's checks cost a cache miss or two, and a batch of independent loads overlaps
     /// them.
-    pub(crate) fn segment_scan_lines(&self, seg: &mut Segment, s: &[u8], column: Option<usize>) {
+    pub(crate) fn segment_scan_lines(&self, seg: &mut Segment, s: &[u8], columns: Columns) {
         let mut scans = std::mem::take(&mut seg.scans);
         let mut batch = std::mem::take(&mut seg.batch);
         scans.clear();
@@ -347,7 +361,7 @@ impl IndicatorSet {
             let le = ls + without_cr(&s[ls..le]).len();
             batch.line = i as u32;
             let mark = batch.probes.len();
-            let scan = self.segment_line_probe(seg, s, ls, le, column, &mut batch);
+            let scan = self.segment_line_probe(seg, s, ls, le, columns, &mut batch);
             if scan.maybe {
                 batch.probes.truncate(mark);
             }
@@ -365,7 +379,7 @@ impl IndicatorSet {
         }
         seg.scans = scans;
         seg.batch = batch;
-        seg.column = column;
+        seg.columns = columns;
     }
 
     /// [`Self::segment_line_scan`], its table lookups through `p`.
@@ -375,7 +389,7 @@ impl IndicatorSet {
         s: &[u8],
         ls: usize,
         le: usize,
-        column: Option<usize>,
+        columns: Columns,
         p: &mut P,
     ) -> LineScan {
         let maybe = LineScan {
@@ -391,7 +405,20 @@ impl IndicatorSet {
             at = j + 1;
         }
         let mut from = ls;
+        // Column of `col_from` (Zeek, when some columns are skipped).
+        let (mut col, mut col_from) = (0usize, ls);
         while let Some(j) = next_bit_in(&seg.anchor, from, le) {
+            if col < 64 && columns.skip >> col != 0 {
+                // A Zeek column the full path does not match: on to the next column. (Runs
+                // never cross a separator, a non-run byte.) Columns are only counted while
+                // a skipped one lies ahead.
+                col += seps_before(&seg.sep_bits, col_from, j);
+                col_from = j;
+                if col < 64 && columns.skip >> col & 1 != 0 {
+                    from = next_bit_in(&seg.sep_bits, j, le).unwrap_or(le);
+                    continue;
+                }
+            }
             // The byte before the line is a newline (or the segment's start), after it a
             // newline, `\r` or padding: all non-run bytes, so runs stay inside the line.
             let st = prev_bit(&seg.nonrun, j).map_or(0, |k| k + 1).max(ls);
@@ -415,7 +442,7 @@ impl IndicatorSet {
         if seg.sep != b'\n' {
             out.seps = count_bits_in(&seg.sep_bits, ls, le);
         }
-        if let Some(c) = column {
+        if let Some(c) = columns.host {
             // Zeek http.log: where the `host` column is.
             let mut col_start = if c == 0 { Some(ls) } else { None };
             let mut at = ls;
