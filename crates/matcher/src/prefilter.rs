@@ -311,6 +311,36 @@ impl Ip6Filter {
     }
 }
 
+/// The top 16 bits of the address `parse_ipv4(q)` would return, from its first two
+/// numbers; `None` when those are not as `parse_ipv4` requires (1–3 digits, no leading
+/// zero, at most 255, each followed by a dot), where it fails as well.
+#[inline]
+fn quad_top16(q: &[u8]) -> Option<u32> {
+    #[inline(always)]
+    fn number(q: &[u8]) -> Option<(u32, &[u8])> {
+        let (mut v, mut k) = (0u32, 0usize);
+        loop {
+            let b = *q.get(k)?;
+            if b == b'.' {
+                break;
+            }
+            let d = b.wrapping_sub(b'0');
+            if d > 9 || k == 3 {
+                return None;
+            }
+            v = v * 10 + d as u32;
+            k += 1;
+        }
+        if k == 0 || v > 255 || (k > 1 && q[0] == b'0') {
+            return None;
+        }
+        Some((v, &q[k + 1..]))
+    }
+    let (a, rest) = number(q)?;
+    let (b, _) = number(rest)?;
+    Some(a << 8 | b)
+}
+
 /// The last two labels of a name (the whole name if it has one label).
 #[inline]
 pub(crate) fn two_labels(name: &[u8]) -> &[u8] {
@@ -769,7 +799,11 @@ impl IndicatorSet {
                 .all(|&b| PCLASS[b as usize] & P_NOT_DIGIT_DOT == 0)
         };
         if digit_dot {
+            // The /16 from the first two numbers first (an L1-resident bitmap): most log
+            // addresses are dropped before the rest is parsed. `quad_top16` is `None` only
+            // where `parse_ipv4` fails too.
             return core.len() <= 15
+                && quad_top16(core).is_some_and(|t| self.ip4_16_may_hit(t))
                 && parse_ipv4(core).is_some_and(|a| probes.ip4(self, u32::from(a)));
         }
         if probes.string(self, two_labels(core)) {
@@ -1119,6 +1153,69 @@ mod tests {
             total += 1;
         }
         assert!(yes > 1000 && total - yes > 1000, "{yes} of {total}");
+    }
+
+    /// Wherever `parse_ipv4` reads an address, `quad_top16` gives its top 16 bits, so the
+    /// /16 check before the parse never drops an address the parse would read.
+    #[test]
+    fn quad_top16_agrees_with_parse_ipv4() {
+        let nums: &[&[u8]] = &[
+            b"0", b"00", b"01", b"1", b"9", b"10", b"99", b"100", b"255", b"256", b"300", b"999",
+            b"1000", b"0255", b"", b"x", b"-", b"1.",
+        ];
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let (mut read, mut total) = (0, 0);
+        for _ in 0..300_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Mostly four numbers (from a list of edge cases) joined by dots.
+            let n = [4, 4, 4, 4, 3, 5, 2, 1][(x & 7) as usize];
+            let q: Vec<u8> = (0..n)
+                .map(|k| nums[((x >> (5 * k + 3)) % nums.len() as u64) as usize])
+                .collect::<Vec<_>>()
+                .join(&b'.');
+            total += 1;
+            if let Some(a) = parse_ipv4(&q) {
+                read += 1;
+                assert_eq!(
+                    quad_top16(&q),
+                    Some(u32::from(a) >> 16),
+                    "{:?}",
+                    String::from_utf8_lossy(&q)
+                );
+            }
+        }
+        assert!(read > 1000, "{read} of {total}");
+        assert_eq!(quad_top16(b"192.0.2.1"), Some(0xc000));
+        assert_eq!(quad_top16(b"10.255"), None);
+    }
+
+    /// The /16 bitmap holds every /16 the /24 bitmap touches, and no other.
+    #[test]
+    fn ip4_16_filter_covers_the_24_filter() {
+        let mut b = crate::IndicatorSetBuilder::new();
+        b.add(1, observable::Kind::Ipv4, "192.0.2.7").unwrap();
+        b.add(2, observable::Kind::Ipv4, "198.18.0.0/15").unwrap();
+        b.add(3, observable::Kind::Url, "http://203.0.113.9/x")
+            .unwrap();
+        let set = b.build().unwrap();
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let a = x as u32;
+            if set.ip4_may_hit(a) {
+                assert!(set.ip4_16_may_hit(a >> 16), "{a:#x}");
+            }
+        }
+        for t in [0xc000u32, 0xc612, 0xc613, 0xcb00] {
+            assert!(set.ip4_16_may_hit(t), "{t:#x}");
+        }
+        for t in [0x0a00u32, 0xc001, 0xc614, 0x6440] {
+            assert!(!set.ip4_16_may_hit(t), "{t:#x}");
+        }
     }
 
     #[test]
