@@ -867,6 +867,42 @@ impl IndicatorSet {
         false
     }
 
+    /// Would [`Self::url_host_may_hit`] on `h` only ask what the piece check of the run `h`
+    /// (a whole Zeek column, which the line and segment passes walk) asks? True for a plain
+    /// name: piece bytes only, alphanumeric at both ends, a dot, no `..`, a byte other than a
+    /// digit or a dot, and a last label that is neither all digits nor `0x...`. Both checks
+    /// then probe exactly `two_labels(h)` (tested), so a line the pass answered "no" needs
+    /// no URL-host check of `h`.
+    pub(crate) fn host_is_plain_name(h: &[u8]) -> bool {
+        let (Some(&first), Some(&last)) = (h.first(), h.last()) else {
+            return false;
+        };
+        if !first.is_ascii_alphanumeric() || !last.is_ascii_alphanumeric() {
+            return false;
+        }
+        let (mut all, mut any) = (u8::MAX, 0u8);
+        let mut prev_dot = false;
+        for &b in h {
+            let c = PCLASS[b as usize];
+            all &= c;
+            any |= c;
+            let dot = b == b'.';
+            if dot && prev_dot {
+                return false;
+            }
+            prev_dot = dot;
+        }
+        if all & P_PIECE == 0 || any & P_DOT == 0 || any & P_NOT_DIGIT_DOT == 0 {
+            return false;
+        }
+        let label = match memchr::memrchr(b'.', h) {
+            Some(d) => &h[d + 1..],
+            None => h,
+        };
+        !(label.iter().all(u8::is_ascii_digit)
+            || (label.len() >= 2 && label[0] == b'0' && (label[1] | 0x20) == b'x'))
+    }
+
     /// The host of a URL, `u` starting right after "://" (or a Zeek http `host` column).
     pub(crate) fn url_host_may_hit(&self, u: &[u8]) -> bool {
         self.url_host_probe(u, &mut Now)
@@ -1296,6 +1332,76 @@ mod tests {
         }
         for t in [0x0a00u32, 0xc001, 0xc614, 0x6440] {
             assert!(!set.ip4_16_may_hit(t), "{t:#x}");
+        }
+    }
+
+    /// For a plain name, the URL-host check and the piece check agree (the scanner skips the
+    /// former for Zeek http `host` columns the prefilter walked as runs).
+    #[test]
+    fn plain_host_url_check_is_the_piece_check() {
+        let mut b = crate::IndicatorSetBuilder::new();
+        b.add(1, observable::Kind::Url, "http://bad.example/x")
+            .unwrap();
+        b.add(2, observable::Kind::Domain, "evil.example").unwrap();
+        b.add(3, observable::Kind::Domain, "a-b.test").unwrap();
+        b.add(4, observable::Kind::Ipv4, "192.0.2.0/24").unwrap();
+        let set = b.build().unwrap();
+        let parts: &[&[u8]] = &[
+            b"bad",
+            b"example",
+            b"evil",
+            b"EVIL",
+            b"a-b",
+            b"test",
+            b".",
+            b".",
+            b"-",
+            b"0x1",
+            b"12",
+            b"192",
+            b"0",
+            b"2",
+            b"x",
+            b"_",
+            b"b1",
+            b"evil.example",
+            b"bad.example",
+            b"a-b.test",
+        ];
+        let mut x = 0x1357_9bdf_2468_ace0u64;
+        let (mut plain, mut hits) = (0, 0);
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let mut h = Vec::new();
+            for k in 0..1 + x % 7 {
+                h.extend_from_slice(parts[((x >> (5 * k + 3)) % parts.len() as u64) as usize]);
+            }
+            if !IndicatorSet::host_is_plain_name(&h) {
+                continue;
+            }
+            plain += 1;
+            let acc = h.iter().fold(0u8, |a, &b| a | PCLASS[b as usize]);
+            let piece = set.piece_may_hit(&h, acc, &mut Now);
+            assert_eq!(
+                set.url_host_may_hit(&h),
+                piece,
+                "{:?}",
+                String::from_utf8_lossy(&h)
+            );
+            hits += usize::from(piece);
+        }
+        assert!(plain > 5000 && hits > 500, "{plain} {hits}");
+        for h in [
+            &b"a..b.c"[..],
+            b"1.2.3.4",
+            b"a.12",
+            b"-a.b",
+            b"a.0x1",
+            b"ab",
+        ] {
+            assert!(!IndicatorSet::host_is_plain_name(h), "{h:?}");
         }
     }
 

@@ -920,6 +920,10 @@ impl<'s> Worker<'s> {
                         v.is_empty()
                             || v == h.unset.as_slice()
                             || v == h.empty.as_slice()
+                            // A plain name was walked by the pass as a run (the column is
+                            // matched), with the very probe the URL-host check would make.
+                            || (h.host_idx.is_some_and(|c| !h.skips(c))
+                                && IndicatorSet::host_is_plain_name(v))
                             || !self.set.url_host_may_hit(v)
                     }
                     None => true,

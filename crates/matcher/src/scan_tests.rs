@@ -272,6 +272,55 @@ fn zeek_columns_typed_as_numbers_are_not_matched() {
     }
 }
 
+/// Zeek http.log: URLs made of `host` + `uri` hit even when the host alone is no
+/// candidate for the line pass (no dot, a numeric last label WHATWG reads as IPv4, a
+/// trailing dot): the scanner's URL-host check must still run for such hosts, while it may
+/// leave plain names to the pass. With and without the prefilter, in small blocks (the
+/// segment pass answers for the rows after the first block).
+#[test]
+fn zeek_http_urls_hit_whatever_the_host_looks_like() {
+    let mut b = IndicatorSetBuilder::new();
+    b.add(1, Kind::Url, "http://intranet/gate.php").unwrap();
+    b.add(2, Kind::Url, "http://bad.example/x").unwrap();
+    b.add(3, Kind::Url, "http://1.2.0.3/y").unwrap();
+    let set = b.build().unwrap();
+    let mut data =
+        String::from("#separator \\x09\n#fields\tts\thost\turi\n#types\ttime\tstring\tstring\n");
+    let rows = [
+        ("intranet", "/gate.php", true),
+        ("bad.example", "/x", true),
+        ("BAD.example.", "/x", true),
+        ("1.2.3", "/y", true),
+        ("bg1.test", "/x", false),
+        ("intranet.test", "/gate.php", false),
+    ];
+    for _ in 0..20 {
+        for (h, u, _) in rows {
+            data.push_str(&format!("1700000000.5\t{h}\t{u}\n"));
+        }
+    }
+    for prefilter in [true, false] {
+        let sc = Scanner::builder()
+            .format(LogFormat::Zeek)
+            .threads(2)
+            .block_size(256)
+            .prefilter(prefilter)
+            .build();
+        let mut got = Vec::new();
+        sc.scan_bytes(data.as_bytes(), "mem", &set, &mut |h: &Hit| {
+            if h.field == "url" {
+                got.push(h.line);
+            }
+        })
+        .unwrap();
+        let want: Vec<u64> = (0..20 * rows.len())
+            .filter(|i| rows[i % rows.len()].2)
+            .map(|i| i as u64 + 4)
+            .collect();
+        assert_eq!(got, want, "prefilter {prefilter}");
+    }
+}
+
 #[test]
 fn cef_and_key_value() {
     let cef = "<13>Jan  2 03:04:05 fw CEF:0|Vendor|FW|1.0|100|Blocked evil.example|5|rt=1700000000000 src=10.0.0.1 dst=192.0.2.7 request=http://bad.example/gate.php?id=1 msg=user said a\\=b phish@mail.example\n";

@@ -7,7 +7,9 @@
 //! (tested against the word-at-a-time pass on random multi-line buffers): runs are bounded by
 //! non-run bytes, and `\n` and `\r` are non-run bytes, so masks never join two lines.
 
-use super::{next_bit, prev_bit, slow_at, Columns, LineScan, Now, Probes, PCLASS};
+use super::{
+    next_bit, prev_bit, slow_at, Columns, LineScan, Now, Probes, AUTHORITY, A_END, PCLASS,
+};
 use crate::byteclass::{BlockMasks, Classifier};
 use crate::formats::json::{Stop, StringEnds};
 use crate::scan::without_cr;
@@ -426,6 +428,18 @@ impl IndicatorSet {
             from = en;
             if self.run_span_may_hit(line, st - ls, en - ls, p) {
                 return maybe;
+            }
+            // A URL ("scheme://"): its host was just checked. When the host is the whole
+            // next run and a plain name, that run's piece check is the same probe: skip it.
+            if s[en - 1] == b':' && line[en - ls..].starts_with(b"//") {
+                let hs = en + 2;
+                let he = next_bit(&seg.nonrun, hs).unwrap_or(le).min(le);
+                if he > hs
+                    && (he == le || AUTHORITY[s[he] as usize] == A_END)
+                    && Self::host_is_plain_name(&s[hs..he])
+                {
+                    from = he;
+                }
             }
         }
         let mut from = ls;
