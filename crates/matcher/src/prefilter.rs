@@ -41,15 +41,15 @@ use crate::set::IndicatorSet;
 mod segment;
 pub(crate) use segment::{Segment, SEGMENT_LEN};
 
-const P_PIECE: u8 = 1; // [A-Za-z0-9._-]
-const P_SPLIT: u8 = 2; // ':' '@' '+': token bytes that split pieces
+pub(crate) const P_PIECE: u8 = 1; // [A-Za-z0-9._-]
+pub(crate) const P_SPLIT: u8 = 2; // ':' '@' '+': token bytes that split pieces
 const P_RUN: u8 = P_PIECE | P_SPLIT;
 const P_SLOW: u8 = 4; // backslash, >= 0x80: the line takes the full path
 const P_OPEN: u8 = 8; // '[' '(' '{': a defang marker may follow
-const P_DOT: u8 = 16;
-const P_NOT_DIGIT_DOT: u8 = 32;
-const P_NOT_HEX: u8 = 64;
-const P_NOT_V6: u8 = 128; // run byte outside [0-9A-Fa-f:.]
+pub(crate) const P_DOT: u8 = 16;
+pub(crate) const P_NOT_DIGIT_DOT: u8 = 32;
+pub(crate) const P_NOT_HEX: u8 = 64;
+pub(crate) const P_NOT_V6: u8 = 128; // run byte outside [0-9A-Fa-f:.]
 
 static PCLASS: [u8; 256] = {
     let mut t = [0u8; 256];

@@ -8,9 +8,10 @@
 //! non-run bytes, and `\n` and `\r` are non-run bytes, so masks never join two lines.
 
 use super::{
-    next_bit, prev_bit, slow_at, Columns, LineScan, Now, Probes, AUTHORITY, A_END, PCLASS,
+    next_bit, prev_bit, slow_at, Columns, LineScan, Now, Probes, AUTHORITY, A_END, PCLASS, P_DOT,
+    P_NOT_DIGIT_DOT, P_NOT_HEX, P_NOT_V6, P_PIECE, P_SPLIT,
 };
-use crate::byteclass::{BlockMasks, Classifier};
+use crate::byteclass::{BlockMasks, Classifier, RunClassifier, RunMasks};
 use crate::formats::json::{Stop, StringEnds};
 use crate::scan::without_cr;
 use crate::set::IndicatorSet;
@@ -41,6 +42,8 @@ pub(crate) struct Segment {
     scans: Vec<LineScan>,
     columns: Columns,
     batch: Batch,
+    /// Class bits of runs of up to 32 bytes from AVX2 masks (`None`: a byte fold).
+    run_classify: Option<RunClassifier>,
 }
 
 impl Segment {
@@ -59,6 +62,7 @@ impl Segment {
             scans: Vec::new(),
             columns: Columns::default(),
             batch: Batch::default(),
+            run_classify: crate::byteclass::avx2_run_classifier(),
         })
     }
 
@@ -299,6 +303,21 @@ fn next_bit_in(words: &[u64], from: usize, to: usize) -> Option<usize> {
     }
 }
 
+/// The OR of `PCLASS` over the first `n` bytes (1 to 32) of a run, from their masks: what
+/// the byte fold gives (run bytes carry no P_SLOW or P_OPEN bit).
+#[inline(always)]
+pub(crate) fn run_class_bits(m: RunMasks, n: usize) -> u8 {
+    let range = if n >= 32 { u32::MAX } else { (1u32 << n) - 1 };
+    let piece = range & !m.split;
+    let bit = |x: u32, b: u8| if x != 0 { b } else { 0 };
+    bit(piece, P_PIECE)
+        | bit(range & m.split, P_SPLIT)
+        | bit(range & m.dot, P_DOT)
+        | bit(piece & !m.digit & !m.dot, P_NOT_DIGIT_DOT)
+        | bit(piece & !m.hex, P_NOT_HEX)
+        | bit(range & !m.hex & !m.colon & !m.dot, P_NOT_V6)
+}
+
 /// Set bits of `words` in `[from, to)`, `from <= to < 64 × words.len()`.
 #[inline(always)]
 fn seps_before(words: &[u64], from: usize, to: usize) -> usize {
@@ -426,7 +445,13 @@ impl IndicatorSet {
             let st = prev_bit(&seg.nonrun, j).map_or(0, |k| k + 1).max(ls);
             let en = next_bit(&seg.nonrun, j).unwrap_or(le).min(le);
             from = en;
-            if self.run_span_may_hit(line, st - ls, en - ls, p) {
+            let run_acc = match seg.run_classify {
+                Some(rc) if en - st <= 32 && st + 32 <= s.len() => {
+                    run_class_bits(rc(s[st..st + 32].try_into().expect("32 bytes")), en - st)
+                }
+                _ => s[st..en].iter().fold(0u8, |a, &b| a | PCLASS[b as usize]),
+            };
+            if self.run_classes_may_hit(line, st - ls, en - ls, run_acc, p) {
                 return maybe;
             }
             // A URL ("scheme://"): its host was just checked. When the host is the whole
@@ -482,6 +507,35 @@ impl IndicatorSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Class bits from run masks equal the byte fold, for runs of 1 to 32 run bytes (the
+    /// bytes after the run, any bytes, are masked off).
+    #[test]
+    fn run_class_bits_equal_the_byte_fold() {
+        let run_bytes = b"aZfFgG09.:-_@+x5";
+        let mut x = 0x6a09_e667_f3bc_c908u64;
+        let mut makers: Vec<RunClassifier> = vec![crate::byteclass::run_masks_scalar];
+        makers.extend(crate::byteclass::avx2_run_classifier());
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let n = 1 + (x % 32) as usize;
+            let mut block = [0u8; 32];
+            for (i, b) in block.iter_mut().enumerate() {
+                let r = x.rotate_left(7 * i as u32);
+                *b = if i < n {
+                    run_bytes[(r % run_bytes.len() as u64) as usize]
+                } else {
+                    r as u8
+                };
+            }
+            let fold = block[..n].iter().fold(0u8, |a, &b| a | PCLASS[b as usize]);
+            for make in &makers {
+                assert_eq!(run_class_bits(make(&block), n), fold, "{:?}", &block[..n]);
+            }
+        }
+    }
 
     #[test]
     fn long_piece_starts_need_32_piece_bytes() {
