@@ -739,7 +739,8 @@ impl IndicatorSet {
         run_acc: u8,
         p: &mut P,
     ) -> bool {
-        if (worth_checking(acc, run.len() - ps) && self.piece_may_hit(&run[ps..], acc, p))
+        let piece = &run[ps..];
+        if (worth_checking(acc, piece.len()) && self.last_piece_may_hit(piece, acc, p))
             || (run_acc & P_SPLIT != 0 && self.run_may_hit(run, run_acc))
         {
             return true;
@@ -756,6 +757,21 @@ impl IndicatorSet {
             }
         }
         false
+    }
+
+    /// [`Self::piece_may_hit`] for a run's last piece, with its commonest case inline: a
+    /// dotted number with digits at both ends (no trimming), whose /16 mostly answers.
+    #[inline(always)]
+    fn last_piece_may_hit<P: Probes>(&self, piece: &[u8], acc: u8, p: &mut P) -> bool {
+        if acc & P_NOT_DIGIT_DOT == 0
+            && acc & P_DOT != 0
+            && matches!(piece.first(), Some(b'0'..=b'9'))
+            && matches!(piece.last(), Some(b'0'..=b'9'))
+            && (piece.len() > 15 || !quad_top16(piece).is_some_and(|t| self.ip4_16_may_hit(t)))
+        {
+            return false; // as `piece_may_hit` answers
+        }
+        self.piece_may_hit(piece, acc, p)
     }
 
     /// A run cut where the tokeniser cuts it (before a URL scheme): checked in full again.
