@@ -10,7 +10,7 @@ now="2026-11-29T19:07:14.367922Z"
 objs=[]; obs=[]; recs=[]; links=[]
 for i in range(N):
     sid="indicator--"+str(uuid.UUID(int=random.getrandbits(128)))
-    objs.append((sid,"indicator","2025-01-15T10:00:00.000Z","2.1",2,1,"green",now,"x"*480))
+    objs.append((sid,"indicator","2025-01-15T10:00:00.000Z","2.1",2,1,"green",now,"x"*int(os.environ.get("FLOOR_JSON_BYTES","480"))))
 for i in range(distinct):
     obs.append(("ipv4-addr", "%d.%d.%d.%d" % (random.randrange(256),random.randrange(256),random.randrange(256),random.randrange(256)) + str(i)))
 for i in range(distinct):

@@ -94,7 +94,8 @@ fn samples_dir(a: &QuickstartArgs) -> Result<PathBuf> {
     };
     for c in &candidates {
         if c.join("maltrail").is_dir() {
-            return Ok(c.clone());
+            // Reports name files under this directory: say it without `..` detours.
+            return Ok(c.canonicalize().unwrap_or_else(|_| c.clone()));
         }
     }
     bail!(

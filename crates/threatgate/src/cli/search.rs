@@ -78,11 +78,16 @@ pub fn run(cli: &Cli, a: &SearchArgs) -> Result<ExitCode> {
                     .join(", ")
             );
         }
-        println!(
-            "    seen: {} .. {}",
-            c.first_seen.map(stix_time).unwrap_or_else(|| "?".into()),
-            c.last_seen.map(stix_time).unwrap_or_else(|| "?".into())
-        );
+        // A plain list states no dates: say so rather than print an empty range.
+        if c.first_seen.is_some() || c.last_seen.is_some() {
+            println!(
+                "    seen: {} .. {}",
+                c.first_seen.map(stix_time).unwrap_or_else(|| "?".into()),
+                c.last_seen.map(stix_time).unwrap_or_else(|| "?".into())
+            );
+        } else {
+            println!("    seen: no dates given by the source");
+        }
         for reference in &c.references {
             println!("    reference: {reference}");
         }
