@@ -1,9 +1,11 @@
 //! Byte classes of a 64-byte block as bitmasks (bit `i` = byte `i`), for the line prefilter.
 //!
 //! [`classify_scalar`] is the reference; [`avx2_classifier`] hands out an AVX2 version (32
-//! bytes per compare) when the CPU has it. Both must agree bit for bit (tested below). This is
-//! the only module of the crate with `unsafe`: the intrinsics, the target-feature call and a
-//! cache prefetch hint.
+//! bytes per compare) when the CPU has it. Both must agree bit for bit (tested below). The
+//! same for the classes of a token run of up to 32 bytes ([`run_masks_scalar`],
+//! [`avx2_run_classifier`]), from which the prefilter gets a run's class bits without a byte
+//! loop. This is the module of the crate's SIMD `unsafe`: the intrinsics, the target-feature
+//! calls and a cache prefetch hint.
 
 /// Classes of one 64-byte block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -79,6 +81,58 @@ pub(crate) fn prefetch<T>(x: &T) {
     let _ = x;
 }
 
+/// Classes of the bytes of a token run, up to 32 bytes (bit `i`: byte `i`), from which the
+/// prefilter folds a run's class bits without a byte loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct RunMasks {
+    pub dot: u32,
+    pub colon: u32,
+    /// `:`, `@`, `+`.
+    pub split: u32,
+    pub digit: u32,
+    /// `[0-9A-Fa-f]`.
+    pub hex: u32,
+}
+
+/// A run-mask maker: safe to call once obtained.
+pub(crate) type RunClassifier = fn(&[u8; 32]) -> RunMasks;
+
+/// Reference for [`avx2_run_classifier`], one byte at a time.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) fn run_masks_scalar(bytes: &[u8; 32]) -> RunMasks {
+    let mut m = RunMasks::default();
+    for (i, &b) in bytes.iter().enumerate() {
+        let bit = 1u32 << i;
+        if b == b'.' {
+            m.dot |= bit;
+        }
+        if b == b':' {
+            m.colon |= bit;
+        }
+        if matches!(b, b':' | b'@' | b'+') {
+            m.split |= bit;
+        }
+        if b.is_ascii_digit() {
+            m.digit |= bit;
+        }
+        if b.is_ascii_hexdigit() {
+            m.hex |= bit;
+        }
+    }
+    m
+}
+
+/// The AVX2 run-mask maker, if this CPU runs it.
+pub(crate) fn avx2_run_classifier() -> Option<RunClassifier> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            return Some(x86::run_masks_avx2_checked);
+        }
+    }
+    None
+}
+
 /// The AVX2 classifier, if this CPU runs it.
 pub(crate) fn avx2_classifier() -> Option<Classifier> {
     #[cfg(target_arch = "x86_64")]
@@ -94,6 +148,38 @@ pub(crate) fn avx2_classifier() -> Option<Classifier> {
 mod x86 {
     use super::BlockMasks;
     use std::arch::x86_64::*;
+
+    /// Only handed out by `avx2_run_classifier` after AVX2 was detected.
+    pub(super) fn run_masks_avx2_checked(bytes: &[u8; 32]) -> super::RunMasks {
+        // SAFETY: only reachable through `avx2_run_classifier`, which returns it only when
+        // `is_x86_feature_detected!("avx2")` is true on this CPU.
+        unsafe { run_masks_avx2(bytes) }
+    }
+
+    #[target_feature(enable = "avx2")]
+    fn run_masks_avx2(bytes: &[u8; 32]) -> super::RunMasks {
+        // SAFETY: `bytes` is 32 readable bytes; `loadu` has no alignment requirement.
+        let v = unsafe { _mm256_loadu_si256(bytes.as_ptr() as *const __m256i) };
+        let set = |b: u8| _mm256_set1_epi8(b as i8);
+        let eq = |b: u8| _mm256_cmpeq_epi8(v, set(b));
+        let within = |x: __m256i, lo: u8, hi: u8| {
+            _mm256_and_si256(
+                _mm256_cmpgt_epi8(x, set(lo - 1)),
+                _mm256_cmpgt_epi8(set(hi + 1), x),
+            )
+        };
+        let mask = |x: __m256i| _mm256_movemask_epi8(x) as u32;
+        let colon = eq(b':');
+        let digit = within(v, b'0', b'9');
+        let folded = _mm256_or_si256(v, set(0x20));
+        super::RunMasks {
+            dot: mask(eq(b'.')),
+            colon: mask(colon),
+            split: mask(_mm256_or_si256(colon, _mm256_or_si256(eq(b'@'), eq(b'+')))),
+            digit: mask(digit),
+            hex: mask(_mm256_or_si256(digit, within(folded, b'a', b'f'))),
+        }
+    }
 
     /// Only handed out by `avx2_classifier` after AVX2 was detected.
     pub(super) fn classify_avx2_checked(block: &[u8; 64], sep: u8) -> BlockMasks {
@@ -173,6 +259,35 @@ mod tests {
             self.0 ^= self.0 >> 7;
             self.0 ^= self.0 << 17;
             self.0
+        }
+    }
+
+    #[test]
+    fn avx2_and_scalar_run_masks_agree() {
+        let Some(avx2) = avx2_run_classifier() else {
+            return;
+        };
+        for b in 0..=255u8 {
+            for pos in [0, 1, 15, 16, 31] {
+                let mut block = [b'a'; 32];
+                block[pos] = b;
+                assert_eq!(avx2(&block), run_masks_scalar(&block), "{b} at {pos}");
+            }
+        }
+        let edges = b"/0:9@AFGZ`afgz.-_+\x7f\x80\xff";
+        let mut rng = Xorshift(0x1f83_d9ab_fb41_bd6b);
+        for _ in 0..20_000 {
+            let mut block = [0u8; 32];
+            let raw = rng.next() % 2 == 0;
+            for b in block.iter_mut() {
+                let r = rng.next();
+                *b = if raw {
+                    r as u8
+                } else {
+                    edges[(r % edges.len() as u64) as usize]
+                };
+            }
+            assert_eq!(avx2(&block), run_masks_scalar(&block), "{block:?}");
         }
     }
 

@@ -41,15 +41,15 @@ use crate::set::IndicatorSet;
 mod segment;
 pub(crate) use segment::{Segment, SEGMENT_LEN};
 
-const P_PIECE: u8 = 1; // [A-Za-z0-9._-]
-const P_SPLIT: u8 = 2; // ':' '@' '+': token bytes that split pieces
+pub(crate) const P_PIECE: u8 = 1; // [A-Za-z0-9._-]
+pub(crate) const P_SPLIT: u8 = 2; // ':' '@' '+': token bytes that split pieces
 const P_RUN: u8 = P_PIECE | P_SPLIT;
 const P_SLOW: u8 = 4; // backslash, >= 0x80: the line takes the full path
 const P_OPEN: u8 = 8; // '[' '(' '{': a defang marker may follow
-const P_DOT: u8 = 16;
-const P_NOT_DIGIT_DOT: u8 = 32;
-const P_NOT_HEX: u8 = 64;
-const P_NOT_V6: u8 = 128; // run byte outside [0-9A-Fa-f:.]
+pub(crate) const P_DOT: u8 = 16;
+pub(crate) const P_NOT_DIGIT_DOT: u8 = 32;
+pub(crate) const P_NOT_HEX: u8 = 64;
+pub(crate) const P_NOT_V6: u8 = 128; // run byte outside [0-9A-Fa-f:.]
 
 static PCLASS: [u8; 256] = {
     let mut t = [0u8; 256];
@@ -87,6 +87,16 @@ static PCLASS: [u8; 256] = {
     }
     t
 };
+
+/// What the segment prefilter needs to know about a Zeek log's columns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Columns {
+    /// Zeek http.log: the `host` column, whose span the answer carries.
+    pub host: Option<usize>,
+    /// Columns the full path does not match (bit `i`: column `i`, counted in separators;
+    /// `ZeekHeader::skip_mask`): runs inside them are not walked.
+    pub skip: u64,
+}
 
 /// What the prefilter learnt about a line.
 #[derive(Debug, Clone, Copy, Default)]
@@ -285,20 +295,88 @@ impl Ip6Filter {
 
     #[inline]
     pub fn may_contain(&self, a: u128) -> bool {
+        self.may_contain_top32((a >> 96) as u32)
+    }
+
+    /// [`Self::may_contain`] for any address whose top 32 bits are `top32` (all it reads).
+    #[inline]
+    pub fn may_contain_top32(&self, top32: u32) -> bool {
         if self.fine.is_empty() {
             return false;
         }
-        let t = (a >> 112) as usize;
+        let t = (top32 >> 16) as usize;
         if self.wide[t / 64] & (1 << (t % 64)) != 0 {
             return true;
         }
-        let b = Self::fine_bit((a >> 96) as u32);
+        let b = Self::fine_bit(top32);
         self.fine[b / 64] & (1 << (b % 64)) != 0
     }
 
     pub fn memory(&self) -> usize {
         (self.wide.capacity() + self.fine.capacity()) * 8
     }
+}
+
+/// The top 16 bits of the address `parse_ipv4(q)` would return, from its first two
+/// numbers; `None` when those are not as `parse_ipv4` requires (1–3 digits, no leading
+/// zero, at most 255, each followed by a dot), where it fails as well.
+#[inline]
+fn quad_top16(q: &[u8]) -> Option<u32> {
+    #[inline(always)]
+    fn number(q: &[u8]) -> Option<(u32, &[u8])> {
+        let (mut v, mut k) = (0u32, 0usize);
+        loop {
+            let b = *q.get(k)?;
+            if b == b'.' {
+                break;
+            }
+            let d = b.wrapping_sub(b'0');
+            if d > 9 || k == 3 {
+                return None;
+            }
+            v = v * 10 + d as u32;
+            k += 1;
+        }
+        if k == 0 || v > 255 || (k > 1 && q[0] == b'0') {
+            return None;
+        }
+        Some((v, &q[k + 1..]))
+    }
+    let (a, rest) = number(q)?;
+    let (b, _) = number(rest)?;
+    Some(a << 8 | b)
+}
+
+/// The top 32 bits of the IPv6 address `r` spells if it starts with two explicit groups
+/// (`h:h:`, 1–4 hex digits each); `None` otherwise (`::` among them, other bytes), where the
+/// full parse decides. Wherever the full parse succeeds, its top 32 bits are these.
+#[inline]
+fn v6_top32(r: &[u8]) -> Option<u32> {
+    #[inline(always)]
+    fn group(r: &[u8]) -> Option<(u32, &[u8])> {
+        let (mut v, mut k) = (0u32, 0usize);
+        loop {
+            let b = *r.get(k)?;
+            if b == b':' {
+                break;
+            }
+            let d = match b {
+                b'0'..=b'9' => b - b'0',
+                b'a'..=b'f' => b - b'a' + 10,
+                b'A'..=b'F' => b - b'A' + 10,
+                _ => return None,
+            };
+            if k == 4 {
+                return None;
+            }
+            v = v << 4 | d as u32;
+            k += 1;
+        }
+        (k > 0).then(|| (v, &r[k + 1..]))
+    }
+    let (a, rest) = group(r)?;
+    let (b, _) = group(rest)?;
+    Some(a << 16 | b)
 }
 
 /// The last two labels of a name (the whole name if it has one label).
@@ -661,7 +739,8 @@ impl IndicatorSet {
         run_acc: u8,
         p: &mut P,
     ) -> bool {
-        if (worth_checking(acc, run.len() - ps) && self.piece_may_hit(&run[ps..], acc, p))
+        let piece = &run[ps..];
+        if (worth_checking(acc, piece.len()) && self.last_piece_may_hit(piece, acc, p))
             || (run_acc & P_SPLIT != 0 && self.run_may_hit(run, run_acc))
         {
             return true;
@@ -678,6 +757,21 @@ impl IndicatorSet {
             }
         }
         false
+    }
+
+    /// [`Self::piece_may_hit`] for a run's last piece, with its commonest case inline: a
+    /// dotted number with digits at both ends (no trimming), whose /16 mostly answers.
+    #[inline(always)]
+    fn last_piece_may_hit<P: Probes>(&self, piece: &[u8], acc: u8, p: &mut P) -> bool {
+        if acc & P_NOT_DIGIT_DOT == 0
+            && acc & P_DOT != 0
+            && matches!(piece.first(), Some(b'0'..=b'9'))
+            && matches!(piece.last(), Some(b'0'..=b'9'))
+            && (piece.len() > 15 || !quad_top16(piece).is_some_and(|t| self.ip4_16_may_hit(t)))
+        {
+            return false; // as `piece_may_hit` answers
+        }
+        self.piece_may_hit(piece, acc, p)
     }
 
     /// A run cut where the tokeniser cuts it (before a URL scheme): checked in full again.
@@ -726,6 +820,13 @@ impl IndicatorSet {
         if core.len() < 2 || memchr::memchr(b':', core).is_none() {
             return false;
         }
+        // Two explicit groups first: their 32 bits are all the filter reads, so most
+        // addresses are answered without the full parse (which must still succeed).
+        if let Some(t) = v6_top32(core) {
+            if !self.prefilter().ip6.may_contain_top32(t) {
+                return false;
+            }
+        }
         match std::str::from_utf8(core)
             .ok()
             .and_then(|t| t.parse::<Ipv6Addr>().ok())
@@ -759,7 +860,11 @@ impl IndicatorSet {
                 .all(|&b| PCLASS[b as usize] & P_NOT_DIGIT_DOT == 0)
         };
         if digit_dot {
+            // The /16 from the first two numbers first (an L1-resident bitmap): most log
+            // addresses are dropped before the rest is parsed. `quad_top16` is `None` only
+            // where `parse_ipv4` fails too.
             return core.len() <= 15
+                && quad_top16(core).is_some_and(|t| self.ip4_16_may_hit(t))
                 && parse_ipv4(core).is_some_and(|a| probes.ip4(self, u32::from(a)));
         }
         if probes.string(self, two_labels(core)) {
@@ -776,6 +881,42 @@ impl IndicatorSet {
             }
         }
         false
+    }
+
+    /// Would [`Self::url_host_may_hit`] on `h` only ask what the piece check of the run `h`
+    /// (a whole Zeek column, which the line and segment passes walk) asks? True for a plain
+    /// name: piece bytes only, alphanumeric at both ends, a dot, no `..`, a byte other than a
+    /// digit or a dot, and a last label that is neither all digits nor `0x...`. Both checks
+    /// then probe exactly `two_labels(h)` (tested), so a line the pass answered "no" needs
+    /// no URL-host check of `h`.
+    pub(crate) fn host_is_plain_name(h: &[u8]) -> bool {
+        let (Some(&first), Some(&last)) = (h.first(), h.last()) else {
+            return false;
+        };
+        if !first.is_ascii_alphanumeric() || !last.is_ascii_alphanumeric() {
+            return false;
+        }
+        let (mut all, mut any) = (u8::MAX, 0u8);
+        let mut prev_dot = false;
+        for &b in h {
+            let c = PCLASS[b as usize];
+            all &= c;
+            any |= c;
+            let dot = b == b'.';
+            if dot && prev_dot {
+                return false;
+            }
+            prev_dot = dot;
+        }
+        if all & P_PIECE == 0 || any & P_DOT == 0 || any & P_NOT_DIGIT_DOT == 0 {
+            return false;
+        }
+        let label = match memchr::memrchr(b'.', h) {
+            Some(d) => &h[d + 1..],
+            None => h,
+        };
+        !(label.iter().all(u8::is_ascii_digit)
+            || (label.len() >= 2 && label[0] == b'0' && (label[1] | 0x20) == b'x'))
     }
 
     /// The host of a URL, `u` starting right after "://" (or a Zeek http `host` column).
@@ -1109,6 +1250,175 @@ mod tests {
             total += 1;
         }
         assert!(yes > 1000 && total - yes > 1000, "{yes} of {total}");
+    }
+
+    /// Wherever `parse_ipv4` reads an address, `quad_top16` gives its top 16 bits, so the
+    /// /16 check before the parse never drops an address the parse would read.
+    #[test]
+    fn quad_top16_agrees_with_parse_ipv4() {
+        let nums: &[&[u8]] = &[
+            b"0", b"00", b"01", b"1", b"9", b"10", b"99", b"100", b"255", b"256", b"300", b"999",
+            b"1000", b"0255", b"", b"x", b"-", b"1.",
+        ];
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let (mut read, mut total) = (0, 0);
+        for _ in 0..300_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Mostly four numbers (from a list of edge cases) joined by dots.
+            let n = [4, 4, 4, 4, 3, 5, 2, 1][(x & 7) as usize];
+            let q: Vec<u8> = (0..n)
+                .map(|k| nums[((x >> (5 * k + 3)) % nums.len() as u64) as usize])
+                .collect::<Vec<_>>()
+                .join(&b'.');
+            total += 1;
+            if let Some(a) = parse_ipv4(&q) {
+                read += 1;
+                assert_eq!(
+                    quad_top16(&q),
+                    Some(u32::from(a) >> 16),
+                    "{:?}",
+                    String::from_utf8_lossy(&q)
+                );
+            }
+        }
+        assert!(read > 1000, "{read} of {total}");
+        assert_eq!(quad_top16(b"192.0.2.1"), Some(0xc000));
+        assert_eq!(quad_top16(b"10.255"), None);
+    }
+
+    /// Wherever the std parser reads an IPv6 address, `v6_top32` (when it answers) gives its
+    /// top 32 bits.
+    #[test]
+    fn v6_top32_agrees_with_std_parse() {
+        let parts: &[&str] = &[
+            "0", "1", "db8", "2001", "ffff", "FfFf", "12345", "", "g", "1.2.3.4", "::", ":",
+            "fe80", "0000", "00000",
+        ];
+        let mut x = 0x0123_4567_89ab_cdefu64;
+        let (mut read, mut quick) = (0, 0);
+        for _ in 0..300_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let n = 2 + (x & 7) as usize;
+            let mut t = String::new();
+            for k in 0..n {
+                if k > 0 {
+                    t.push(':');
+                }
+                t.push_str(parts[((x >> (4 * k + 3)) % parts.len() as u64) as usize]);
+            }
+            let top = v6_top32(t.as_bytes());
+            if let Ok(a) = t.parse::<Ipv6Addr>() {
+                read += 1;
+                if let Some(top) = top {
+                    quick += 1;
+                    assert_eq!(top, (u128::from(a) >> 96) as u32, "{t}");
+                }
+            }
+        }
+        assert!(read > 1000 && quick > 500, "{read} {quick}");
+        assert_eq!(v6_top32(b"2001:db8::1"), Some(0x2001_0db8));
+        assert_eq!(v6_top32(b"2001::1"), None);
+    }
+
+    /// The /16 bitmap holds every /16 the /24 bitmap touches, and no other.
+    #[test]
+    fn ip4_16_filter_covers_the_24_filter() {
+        let mut b = crate::IndicatorSetBuilder::new();
+        b.add(1, observable::Kind::Ipv4, "192.0.2.7").unwrap();
+        b.add(2, observable::Kind::Ipv4, "198.18.0.0/15").unwrap();
+        b.add(3, observable::Kind::Url, "http://203.0.113.9/x")
+            .unwrap();
+        let set = b.build().unwrap();
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let a = x as u32;
+            if set.ip4_may_hit(a) {
+                assert!(set.ip4_16_may_hit(a >> 16), "{a:#x}");
+            }
+        }
+        for t in [0xc000u32, 0xc612, 0xc613, 0xcb00] {
+            assert!(set.ip4_16_may_hit(t), "{t:#x}");
+        }
+        for t in [0x0a00u32, 0xc001, 0xc614, 0x6440] {
+            assert!(!set.ip4_16_may_hit(t), "{t:#x}");
+        }
+    }
+
+    /// For a plain name, the URL-host check and the piece check agree (the scanner skips the
+    /// former for Zeek http `host` columns the prefilter walked as runs).
+    #[test]
+    fn plain_host_url_check_is_the_piece_check() {
+        let mut b = crate::IndicatorSetBuilder::new();
+        b.add(1, observable::Kind::Url, "http://bad.example/x")
+            .unwrap();
+        b.add(2, observable::Kind::Domain, "evil.example").unwrap();
+        b.add(3, observable::Kind::Domain, "a-b.test").unwrap();
+        b.add(4, observable::Kind::Ipv4, "192.0.2.0/24").unwrap();
+        let set = b.build().unwrap();
+        let parts: &[&[u8]] = &[
+            b"bad",
+            b"example",
+            b"evil",
+            b"EVIL",
+            b"a-b",
+            b"test",
+            b".",
+            b".",
+            b"-",
+            b"0x1",
+            b"12",
+            b"192",
+            b"0",
+            b"2",
+            b"x",
+            b"_",
+            b"b1",
+            b"evil.example",
+            b"bad.example",
+            b"a-b.test",
+        ];
+        let mut x = 0x1357_9bdf_2468_ace0u64;
+        let (mut plain, mut hits) = (0, 0);
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let mut h = Vec::new();
+            for k in 0..1 + x % 7 {
+                h.extend_from_slice(parts[((x >> (5 * k + 3)) % parts.len() as u64) as usize]);
+            }
+            if !IndicatorSet::host_is_plain_name(&h) {
+                continue;
+            }
+            plain += 1;
+            let acc = h.iter().fold(0u8, |a, &b| a | PCLASS[b as usize]);
+            let piece = set.piece_may_hit(&h, acc, &mut Now);
+            assert_eq!(
+                set.url_host_may_hit(&h),
+                piece,
+                "{:?}",
+                String::from_utf8_lossy(&h)
+            );
+            hits += usize::from(piece);
+        }
+        assert!(plain > 5000 && hits > 500, "{plain} {hits}");
+        for h in [
+            &b"a..b.c"[..],
+            b"1.2.3.4",
+            b"a.12",
+            b"-a.b",
+            b"a.0x1",
+            b"ab",
+        ] {
+            assert!(!IndicatorSet::host_is_plain_name(h), "{h:?}");
+        }
     }
 
     #[test]

@@ -38,7 +38,7 @@ use chrono::{DateTime, Utc};
 use crate::byteclass::{self, Classifier};
 use crate::extract::LineCtx;
 use crate::formats::{json, parse_line, FormatState, LogFormat, ParserScratch};
-use crate::prefilter::{LineScan, Segment, SEGMENT_LEN};
+use crate::prefilter::{Columns, LineScan, Segment, SEGMENT_LEN};
 use crate::set::{Handle, IndicatorSet};
 use crate::{Event, Hit, ScanError, SkipReason, Summary};
 
@@ -793,7 +793,7 @@ impl<'s> Worker<'s> {
             }
             let bytes = &data[start..start + cut];
             self.set
-                .segment_scan_lines(seg, bytes, self.zeek_host_column(state));
+                .segment_scan_lines(seg, bytes, self.zeek_columns(state));
             for (i, (ls, le)) in seg.lines().enumerate() {
                 line_no += 1;
                 let at = InSegment {
@@ -836,18 +836,28 @@ impl<'s> Worker<'s> {
         h.uri_idx.and(h.host_idx)
     }
 
+    /// The Zeek columns the segment prefilter needs: the `host` column, the unmatched ones.
+    fn zeek_columns(&self, state: &FormatState) -> Columns {
+        Columns {
+            host: self.zeek_host_column(state),
+            skip: self.zeek_header(state).map_or(0, |h| h.skip_mask),
+        }
+    }
+
     /// The prefilter's answer for `line`: the segment's, when it was made for this separator
-    /// and column (a Zeek header inside the segment may have changed them).
+    /// and these columns (a Zeek header inside the segment may have changed them). The line
+    /// pass walks every column (a superset of the segment's answer: still exact for the full
+    /// path, which skips what `columns.skip` names).
     fn prefilter_scan(
         &self,
         line: &[u8],
         sep: u8,
-        column: Option<usize>,
+        columns: Columns,
         at: Option<InSegment<'_>>,
     ) -> LineScan {
         match at {
-            Some(a) if a.seg.sep() == sep && a.seg.column() == column => a.scan,
-            _ => self.set.prefilter_line(line, sep, column),
+            Some(a) if a.seg.sep() == sep && a.seg.columns() == columns => a.scan,
+            _ => self.set.prefilter_line(line, sep, columns.host),
         }
     }
 
@@ -862,7 +872,10 @@ impl<'s> Worker<'s> {
     ) -> bool {
         match state {
             FormatState::Json => {
-                if self.prefilter_scan(line, NO_SEP, None, at).maybe {
+                if self
+                    .prefilter_scan(line, NO_SEP, Columns::default(), at)
+                    .maybe
+                {
                     return false;
                 }
                 // A line the prefilter passed has no backslash, so the segment's quote bits
@@ -882,7 +895,11 @@ impl<'s> Worker<'s> {
                     None => false,
                 }
             }
-            FormatState::Text => !self.prefilter_scan(line, NO_SEP, None, at).maybe,
+            FormatState::Text => {
+                !self
+                    .prefilter_scan(line, NO_SEP, Columns::default(), at)
+                    .maybe
+            }
             FormatState::Zeek(_) => {
                 if matches!(line.first(), None | Some(b'#')) {
                     return false;
@@ -893,8 +910,7 @@ impl<'s> Worker<'s> {
                 let Some(h) = self.zeek_header(state) else {
                     return false;
                 };
-                let column = self.zeek_host_column(state);
-                let scan = self.prefilter_scan(line, sep, column, at);
+                let scan = self.prefilter_scan(line, sep, self.zeek_columns(state), at);
                 if scan.maybe || scan.seps + 1 != h.names.len() {
                     return false;
                 }
@@ -904,6 +920,10 @@ impl<'s> Worker<'s> {
                         v.is_empty()
                             || v == h.unset.as_slice()
                             || v == h.empty.as_slice()
+                            // A plain name was walked by the pass as a run (the column is
+                            // matched), with the very probe the URL-host check would make.
+                            || (h.host_idx.is_some_and(|c| !h.skips(c))
+                                && IndicatorSet::host_is_plain_name(v))
                             || !self.set.url_host_may_hit(v)
                     }
                     None => true,

@@ -500,6 +500,7 @@ impl IndicatorSetBuilder {
             c6.iter().map(|&(n, p, _)| (n, p)),
         );
         let ip4_filter = ip4_filter(&ip4_groups, &c4, &url_host_ip4);
+        let ip4_filter16 = ip4_filter16(&ip4_filter);
         drop(ip4_groups);
         let mut complex = HashSet::with_hasher(hasher.clone());
         complex.extend(self.complex);
@@ -515,6 +516,7 @@ impl IndicatorSetBuilder {
             cidr4: CidrTable::build(c4),
             cidr6: CidrTable::build(c6),
             ip4_filter,
+            ip4_filter16,
             prefilter: crate::prefilter::Prefilter {
                 strings,
                 ip6: ip6_pf,
@@ -561,6 +563,10 @@ pub struct IndicatorSet {
     /// addresses are nowhere near an indicator; this 2 MiB bitmap rejects them with one
     /// memory access instead of a hash probe plus a binary search.
     ip4_filter: Vec<u64>,
+    /// One bit per IPv4 /16: set if any bit of its /24s is set in `ip4_filter`. 8 KiB, so it
+    /// stays in L1: the prefilter asks it after the first two numbers of a dotted quad and
+    /// drops most log addresses (private clients) before parsing the rest.
+    ip4_filter16: Vec<u64>,
     /// Filters the line prefilter consults before any parsing (`crate::prefilter`).
     prefilter: crate::prefilter::Prefilter,
     handles: Vec<Handle>,
@@ -569,6 +575,20 @@ pub struct IndicatorSet {
 
 /// Bits in [`IndicatorSet::ip4_filter`]: one per /24.
 const IP4_FILTER_BITS: usize = 1 << 24;
+
+/// [`IndicatorSet::ip4_filter16`] from the /24 bitmap: a /16's 256 bits are 4 words.
+fn ip4_filter16(f24: &[u64]) -> Vec<u64> {
+    if f24.is_empty() {
+        return Vec::new();
+    }
+    let mut f = vec![0u64; (1 << 16) / 64];
+    for (t, w) in f24.chunks_exact(4).enumerate() {
+        if w.iter().any(|&x| x != 0) {
+            f[t / 64] |= 1 << (t % 64);
+        }
+    }
+    f
+}
 
 /// `url_hosts`: IPv4 hosts of URL indicators, so the prefilter's one bitmap covers them.
 fn ip4_filter(
@@ -639,7 +659,7 @@ impl IndicatorSet {
         s.value_bytes += v;
         s.overhead_bytes += o;
         s.overhead_bytes += self.handles.capacity() * 4 + self.complex.allocation_size();
-        s.overhead_bytes += self.ip4_filter.capacity() * 8;
+        s.overhead_bytes += (self.ip4_filter.capacity() + self.ip4_filter16.capacity()) * 8;
         s.overhead_bytes += self.prefilter.memory();
         s.memory_bytes = s.value_bytes + s.overhead_bytes + std::mem::size_of::<Self>();
         s
@@ -701,6 +721,14 @@ impl IndicatorSet {
     pub(crate) fn ip4_may_hit(&self, a: u32) -> bool {
         let b = (a >> 8) as usize;
         matches!(self.ip4_filter.get(b / 64), Some(w) if w & (1 << (b % 64)) != 0)
+    }
+
+    /// May an IPv4 indicator lie in the /16 `top16` (an address's top 16 bits)? Implied by
+    /// [`Self::ip4_may_hit`] for every address of that /16.
+    #[inline]
+    pub(crate) fn ip4_16_may_hit(&self, top16: u32) -> bool {
+        let b = top16 as usize & 0xffff;
+        matches!(self.ip4_filter16.get(b / 64), Some(w) if w & (1 << (b % 64)) != 0)
     }
 
     /// Start loading the word [`Self::ip4_may_hit`] reads for `a`.

@@ -801,13 +801,22 @@ fn gen_proxy(
     Ok(path.to_path_buf())
 }
 
-fn zeek_header(w: &mut impl Write, path: &str, fields: &[&str]) -> std::io::Result<u64> {
+/// The header Zeek writes (without `#open`/`#close`): separators, `#fields` and `#types`.
+/// Returns its bytes and its lines.
+fn zeek_header(
+    w: &mut impl Write,
+    path: &str,
+    columns: &[(&str, &str)],
+) -> std::io::Result<(u64, u64)> {
+    let names: Vec<&str> = columns.iter().map(|c| c.0).collect();
+    let types: Vec<&str> = columns.iter().map(|c| c.1).collect();
     let s = format!(
-        "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\t{path}\n#fields\t{}\n",
-        fields.join("\t")
+        "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\t{path}\n#fields\t{}\n#types\t{}\n",
+        names.join("\t"),
+        types.join("\t")
     );
     w.write_all(s.as_bytes())?;
-    Ok(s.len() as u64)
+    Ok((s.len() as u64, s.matches('\n').count() as u64))
 }
 
 fn uid(rng: &mut Rng) -> String {
@@ -824,22 +833,22 @@ fn gen_conn(
 ) -> std::io::Result<PathBuf> {
     let f = name(path);
     let mut w = BufWriter::with_capacity(8 << 20, File::create(path)?);
+    // Names and types as Zeek's conn.log has them.
     let fields = [
-        "ts",
-        "uid",
-        "id.orig_h",
-        "id.orig_p",
-        "id.resp_h",
-        "id.resp_p",
-        "proto",
-        "service",
-        "duration",
-        "orig_bytes",
-        "resp_bytes",
-        "conn_state",
+        ("ts", "time"),
+        ("uid", "string"),
+        ("id.orig_h", "addr"),
+        ("id.orig_p", "port"),
+        ("id.resp_h", "addr"),
+        ("id.resp_p", "port"),
+        ("proto", "enum"),
+        ("service", "string"),
+        ("duration", "interval"),
+        ("orig_bytes", "count"),
+        ("resp_bytes", "count"),
+        ("conn_state", "string"),
     ];
-    let mut written = zeek_header(&mut w, "conn", &fields)?;
-    let mut line = 6u64;
+    let (mut written, mut line) = zeek_header(&mut w, "conn", &fields)?;
     while written < bytes {
         line += 1;
         let mut resp = if rng.below(5) == 0 {
@@ -891,20 +900,19 @@ fn gen_http(
     let f = name(path);
     let mut w = BufWriter::with_capacity(8 << 20, File::create(path)?);
     let fields = [
-        "ts",
-        "uid",
-        "id.orig_h",
-        "id.orig_p",
-        "id.resp_h",
-        "id.resp_p",
-        "method",
-        "host",
-        "uri",
-        "user_agent",
-        "status_code",
+        ("ts", "time"),
+        ("uid", "string"),
+        ("id.orig_h", "addr"),
+        ("id.orig_p", "port"),
+        ("id.resp_h", "addr"),
+        ("id.resp_p", "port"),
+        ("method", "string"),
+        ("host", "string"),
+        ("uri", "string"),
+        ("user_agent", "string"),
+        ("status_code", "count"),
     ];
-    let mut written = zeek_header(&mut w, "http", &fields)?;
-    let mut line = 6u64;
+    let (mut written, mut line) = zeek_header(&mut w, "http", &fields)?;
     while written < bytes {
         line += 1;
         let mut host = bg_domain(rng);
@@ -951,18 +959,17 @@ fn gen_files(
     let f = name(path);
     let mut w = BufWriter::with_capacity(8 << 20, File::create(path)?);
     let fields = [
-        "ts",
-        "fuid",
-        "tx_hosts",
-        "rx_hosts",
-        "mime_type",
-        "filename",
-        "md5",
-        "sha1",
-        "sha256",
+        ("ts", "time"),
+        ("fuid", "string"),
+        ("tx_hosts", "set[addr]"),
+        ("rx_hosts", "set[addr]"),
+        ("mime_type", "string"),
+        ("filename", "string"),
+        ("md5", "string"),
+        ("sha1", "string"),
+        ("sha256", "string"),
     ];
-    let mut written = zeek_header(&mut w, "files", &fields)?;
-    let mut line = 6u64;
+    let (mut written, mut line) = zeek_header(&mut w, "files", &fields)?;
     while written < bytes {
         line += 1;
         let (mut md5, mut sha1, mut sha256) = (rng.hex(32), rng.hex(40), rng.hex(64));

@@ -6,6 +6,12 @@
 //! is skipped as [`SkipReason::ZeekFieldCount`]; data before any `#fields` line as
 //! [`SkipReason::MissingHeader`]. `http.log` rows also yield a URL built from `host` + `uri`
 //! (field [`URL_FIELD`]) so URL indicators match Zeek HTTP logs.
+//!
+//! Columns whose `#types` type cannot hold an indicator ([`NO_INDICATOR_TYPES`]: numbers,
+//! times, ports, booleans, enums) are not matched, by the full path nor by the prefilter.
+//! Every other type (`string`, `addr`, `subnet`, `set[...]`, `vector[...]`, types this
+//! module does not know) is matched, and so is every column when `#types` is missing or
+//! does not have one type per `#fields` name.
 
 use std::sync::Arc;
 
@@ -26,7 +32,26 @@ pub(crate) struct ZeekHeader {
     pub time_idx: Option<usize>,
     pub host_idx: Option<usize>,
     pub uri_idx: Option<usize>,
+    /// `#types`, as given (cleared by a `#fields` line: Zeek writes `#types` after it).
+    pub types: Vec<String>,
+    /// Per column: its type cannot hold an indicator, so it is not matched. Empty unless
+    /// `types` has one type per name.
+    pub skip: Vec<bool>,
+    /// For the prefilter: the skipped columns among the first 64 (bit `i`: column `i`) whose
+    /// type's values hold a `.` or `:` (time, interval, double, enum), so that a run there
+    /// would be walked. (The prefilter may walk any column: skipping fewer only costs time.)
+    pub skip_mask: u64,
 }
+
+/// [`NO_INDICATOR_TYPES`] whose values hold a `.` or `:`: the prefilter's walks stop there.
+const DOTTED_TYPES: &[&str] = &["time", "interval", "double", "enum"];
+
+/// Zeek types whose values cannot hold an IP, domain, URL, hash or e-mail address:
+/// `time` and `interval` (seconds with a fraction: dotted numbers), `double`, `count`,
+/// `int`, `port`, `bool` and `enum` (identifiers such as `tcp` or `Notice::ACTION_LOG`).
+pub const NO_INDICATOR_TYPES: &[&str] = &[
+    "time", "interval", "double", "count", "int", "port", "bool", "enum",
+];
 
 impl Default for ZeekHeader {
     fn default() -> Self {
@@ -39,6 +64,9 @@ impl Default for ZeekHeader {
             time_idx: None,
             host_idx: None,
             uri_idx: None,
+            types: Vec::new(),
+            skip: Vec::new(),
+            skip_mask: 0,
         }
     }
 }
@@ -72,6 +100,17 @@ impl ZeekHeader {
             self.time_idx = self.names.iter().position(|n| n == "ts");
             self.host_idx = self.names.iter().position(|n| n == "host");
             self.uri_idx = self.names.iter().position(|n| n == "uri");
+            // Types belong to the names they follow.
+            self.types.clear();
+            self.update_skip();
+            return true;
+        } else if let Some(rest) = line.strip_prefix(b"#types") {
+            let rest = rest.strip_prefix(&[self.sep][..]).unwrap_or(rest);
+            self.types = rest
+                .split(|&b| b == self.sep)
+                .map(|n| String::from_utf8_lossy(n).into_owned())
+                .collect();
+            self.update_skip();
             return true;
         } else if let Some(rest) = line.strip_prefix(b"#set_separator") {
             if let Some(s) = unescape_sep(&rest[rest.len().min(1)..]) {
@@ -86,6 +125,29 @@ impl ZeekHeader {
             return true;
         }
         false
+    }
+
+    /// Recompute [`Self::skip`] from names and types.
+    fn update_skip(&mut self) {
+        self.skip.clear();
+        self.skip_mask = 0;
+        if self.types.len() != self.names.len() {
+            return;
+        }
+        self.skip = self
+            .types
+            .iter()
+            .map(|t| NO_INDICATOR_TYPES.contains(&t.as_str()))
+            .collect();
+        for (i, t) in self.types.iter().enumerate().take(64) {
+            self.skip_mask |= u64::from(DOTTED_TYPES.contains(&t.as_str())) << i;
+        }
+    }
+
+    /// Is column `i` left unmatched (its type cannot hold an indicator)?
+    #[inline]
+    pub fn skips(&self, i: usize) -> bool {
+        self.skip.get(i).copied().unwrap_or(false)
     }
 
     /// This header updated by every header line in `block`, in order.
@@ -135,6 +197,9 @@ pub(crate) fn parse_line(
         }
         if Some(i) == h.time_idx {
             ctx.set_time(v);
+            continue;
+        }
+        if h.skips(i) {
             continue;
         }
         if Some(i) == h.host_idx {

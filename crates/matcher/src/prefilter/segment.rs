@@ -7,8 +7,11 @@
 //! (tested against the word-at-a-time pass on random multi-line buffers): runs are bounded by
 //! non-run bytes, and `\n` and `\r` are non-run bytes, so masks never join two lines.
 
-use super::{next_bit, prev_bit, slow_at, LineScan, Now, Probes, PCLASS};
-use crate::byteclass::{BlockMasks, Classifier};
+use super::{
+    next_bit, prev_bit, slow_at, Columns, LineScan, Now, Probes, AUTHORITY, A_END, PCLASS, P_DOT,
+    P_NOT_DIGIT_DOT, P_NOT_HEX, P_NOT_V6, P_PIECE, P_SPLIT,
+};
+use crate::byteclass::{BlockMasks, Classifier, RunClassifier, RunMasks};
 use crate::formats::json::{Stop, StringEnds};
 use crate::scan::without_cr;
 use crate::set::IndicatorSet;
@@ -37,8 +40,10 @@ pub(crate) struct Segment {
     /// Answers for the lines, in order (`IndicatorSet::segment_scan_lines`), and the column
     /// they were asked for.
     scans: Vec<LineScan>,
-    column: Option<usize>,
+    columns: Columns,
     batch: Batch,
+    /// Class bits of runs of up to 32 bytes from AVX2 masks (`None`: a byte fold).
+    run_classify: Option<RunClassifier>,
 }
 
 impl Segment {
@@ -55,14 +60,15 @@ impl Segment {
             quote: [0; WORDS],
             long: [0; WORDS],
             scans: Vec::new(),
-            column: None,
+            columns: Columns::default(),
             batch: Batch::default(),
+            run_classify: crate::byteclass::avx2_run_classifier(),
         })
     }
 
-    /// Column the answers of [`IndicatorSet::segment_scan_lines`] located.
-    pub fn column(&self) -> Option<usize> {
-        self.column
+    /// Columns the answers of [`IndicatorSet::segment_scan_lines`] were made for.
+    pub fn columns(&self) -> Columns {
+        self.columns
     }
 
     /// The answer for line `i` (0-based, in [`Segment::lines`] order).
@@ -297,6 +303,35 @@ fn next_bit_in(words: &[u64], from: usize, to: usize) -> Option<usize> {
     }
 }
 
+/// The OR of `PCLASS` over the first `n` bytes (1 to 32) of a run, from their masks: what
+/// the byte fold gives (run bytes carry no P_SLOW or P_OPEN bit).
+#[inline(always)]
+pub(crate) fn run_class_bits(m: RunMasks, n: usize) -> u8 {
+    let range = if n >= 32 { u32::MAX } else { (1u32 << n) - 1 };
+    let piece = range & !m.split;
+    let bit = |x: u32, b: u8| if x != 0 { b } else { 0 };
+    bit(piece, P_PIECE)
+        | bit(range & m.split, P_SPLIT)
+        | bit(range & m.dot, P_DOT)
+        | bit(piece & !m.digit & !m.dot, P_NOT_DIGIT_DOT)
+        | bit(piece & !m.hex, P_NOT_HEX)
+        | bit(range & !m.hex & !m.colon & !m.dot, P_NOT_V6)
+}
+
+/// Set bits of `words` in `[from, to)`, `from <= to < 64 × words.len()`.
+#[inline(always)]
+fn seps_before(words: &[u64], from: usize, to: usize) -> usize {
+    let (mut w, last) = (from / 64, to / 64);
+    let mut m = words[w] & (u64::MAX << (from % 64));
+    let mut n = 0;
+    while w < last {
+        n += m.count_ones() as usize;
+        w += 1;
+        m = words[w];
+    }
+    n + (m & ((1u64 << (to % 64)) - 1)).count_ones() as usize
+}
+
 /// Set bits of `words` in `[from, to)`.
 #[inline]
 fn count_bits_in(words: &[u64], from: usize, to: usize) -> usize {
@@ -328,9 +363,9 @@ impl IndicatorSet {
         s: &[u8],
         ls: usize,
         le: usize,
-        column: Option<usize>,
+        columns: Columns,
     ) -> LineScan {
-        self.segment_line_probe(seg, s, ls, le, column, &mut Now)
+        self.segment_line_probe(seg, s, ls, le, columns, &mut Now)
     }
 
     /// Answer every line of a loaded segment (`s` its bytes) as
@@ -338,7 +373,7 @@ impl IndicatorSet {
     /// lines are recorded first (their cache lines prefetched) and answered together: each
     /// line's checks cost a cache miss or two, and a batch of independent loads overlaps
     /// them.
-    pub(crate) fn segment_scan_lines(&self, seg: &mut Segment, s: &[u8], column: Option<usize>) {
+    pub(crate) fn segment_scan_lines(&self, seg: &mut Segment, s: &[u8], columns: Columns) {
         let mut scans = std::mem::take(&mut seg.scans);
         let mut batch = std::mem::take(&mut seg.batch);
         scans.clear();
@@ -347,7 +382,7 @@ impl IndicatorSet {
             let le = ls + without_cr(&s[ls..le]).len();
             batch.line = i as u32;
             let mark = batch.probes.len();
-            let scan = self.segment_line_probe(seg, s, ls, le, column, &mut batch);
+            let scan = self.segment_line_probe(seg, s, ls, le, columns, &mut batch);
             if scan.maybe {
                 batch.probes.truncate(mark);
             }
@@ -365,7 +400,7 @@ impl IndicatorSet {
         }
         seg.scans = scans;
         seg.batch = batch;
-        seg.column = column;
+        seg.columns = columns;
     }
 
     /// [`Self::segment_line_scan`], its table lookups through `p`.
@@ -375,7 +410,7 @@ impl IndicatorSet {
         s: &[u8],
         ls: usize,
         le: usize,
-        column: Option<usize>,
+        columns: Columns,
         p: &mut P,
     ) -> LineScan {
         let maybe = LineScan {
@@ -391,14 +426,45 @@ impl IndicatorSet {
             at = j + 1;
         }
         let mut from = ls;
+        // Column of `col_from` (Zeek, when some columns are skipped).
+        let (mut col, mut col_from) = (0usize, ls);
         while let Some(j) = next_bit_in(&seg.anchor, from, le) {
+            if col < 64 && columns.skip >> col != 0 {
+                // A Zeek column the full path does not match: on to the next column. (Runs
+                // never cross a separator, a non-run byte.) Columns are only counted while
+                // a skipped one lies ahead.
+                col += seps_before(&seg.sep_bits, col_from, j);
+                col_from = j;
+                if col < 64 && columns.skip >> col & 1 != 0 {
+                    from = next_bit_in(&seg.sep_bits, j, le).unwrap_or(le);
+                    continue;
+                }
+            }
             // The byte before the line is a newline (or the segment's start), after it a
             // newline, `\r` or padding: all non-run bytes, so runs stay inside the line.
             let st = prev_bit(&seg.nonrun, j).map_or(0, |k| k + 1).max(ls);
             let en = next_bit(&seg.nonrun, j).unwrap_or(le).min(le);
             from = en;
-            if self.run_span_may_hit(line, st - ls, en - ls, p) {
+            let run_acc = match seg.run_classify {
+                Some(rc) if en - st <= 32 && st + 32 <= s.len() => {
+                    run_class_bits(rc(s[st..st + 32].try_into().expect("32 bytes")), en - st)
+                }
+                _ => s[st..en].iter().fold(0u8, |a, &b| a | PCLASS[b as usize]),
+            };
+            if self.run_classes_may_hit(line, st - ls, en - ls, run_acc, p) {
                 return maybe;
+            }
+            // A URL ("scheme://"): its host was just checked. When the host is the whole
+            // next run and a plain name, that run's piece check is the same probe: skip it.
+            if s[en - 1] == b':' && line[en - ls..].starts_with(b"//") {
+                let hs = en + 2;
+                let he = next_bit(&seg.nonrun, hs).unwrap_or(le).min(le);
+                if he > hs
+                    && (he == le || AUTHORITY[s[he] as usize] == A_END)
+                    && Self::host_is_plain_name(&s[hs..he])
+                {
+                    from = he;
+                }
             }
         }
         let mut from = ls;
@@ -415,7 +481,7 @@ impl IndicatorSet {
         if seg.sep != b'\n' {
             out.seps = count_bits_in(&seg.sep_bits, ls, le);
         }
-        if let Some(c) = column {
+        if let Some(c) = columns.host {
             // Zeek http.log: where the `host` column is.
             let mut col_start = if c == 0 { Some(ls) } else { None };
             let mut at = ls;
@@ -441,6 +507,35 @@ impl IndicatorSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Class bits from run masks equal the byte fold, for runs of 1 to 32 run bytes (the
+    /// bytes after the run, any bytes, are masked off).
+    #[test]
+    fn run_class_bits_equal_the_byte_fold() {
+        let run_bytes = b"aZfFgG09.:-_@+x5";
+        let mut x = 0x6a09_e667_f3bc_c908u64;
+        let mut makers: Vec<RunClassifier> = vec![crate::byteclass::run_masks_scalar];
+        makers.extend(crate::byteclass::avx2_run_classifier());
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let n = 1 + (x % 32) as usize;
+            let mut block = [0u8; 32];
+            for (i, b) in block.iter_mut().enumerate() {
+                let r = x.rotate_left(7 * i as u32);
+                *b = if i < n {
+                    run_bytes[(r % run_bytes.len() as u64) as usize]
+                } else {
+                    r as u8
+                };
+            }
+            let fold = block[..n].iter().fold(0u8, |a, &b| a | PCLASS[b as usize]);
+            for make in &makers {
+                assert_eq!(run_class_bits(make(&block), n), fold, "{:?}", &block[..n]);
+            }
+        }
+    }
 
     #[test]
     fn long_piece_starts_need_32_piece_bytes() {
