@@ -133,6 +133,43 @@ pub(crate) fn avx2_run_classifier() -> Option<RunClassifier> {
     None
 }
 
+/// JSON's white space (` `, `\t`, `\r`, `\n`) and structural bytes (`{}[]:,`) of a 64-byte
+/// block, for the JSON validator of a segment (`Segment::json_accepts`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct JsonMasks {
+    pub ws: u64,
+    pub structural: u64,
+}
+
+/// A JSON mask maker: safe to call once obtained.
+pub(crate) type JsonClassifier = fn(&[u8; 64]) -> JsonMasks;
+
+/// Reference for [`avx2_json_classifier`] (and the fallback), one byte at a time.
+pub(crate) fn json_masks_scalar(block: &[u8; 64]) -> JsonMasks {
+    let mut m = JsonMasks::default();
+    for (i, &b) in block.iter().enumerate() {
+        let bit = 1u64 << i;
+        if matches!(b, b' ' | b'\t' | b'\r' | b'\n') {
+            m.ws |= bit;
+        }
+        if matches!(b, b'{' | b'}' | b'[' | b']' | b':' | b',') {
+            m.structural |= bit;
+        }
+    }
+    m
+}
+
+/// The AVX2 JSON mask maker, if this CPU runs it.
+pub(crate) fn avx2_json_classifier() -> Option<JsonClassifier> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            return Some(x86::json_masks_avx2_checked);
+        }
+    }
+    None
+}
+
 /// The AVX2 classifier, if this CPU runs it.
 pub(crate) fn avx2_classifier() -> Option<Classifier> {
     #[cfg(target_arch = "x86_64")]
@@ -178,6 +215,44 @@ mod x86 {
             split: mask(_mm256_or_si256(colon, _mm256_or_si256(eq(b'@'), eq(b'+')))),
             digit: mask(digit),
             hex: mask(_mm256_or_si256(digit, within(folded, b'a', b'f'))),
+        }
+    }
+
+    /// Only handed out by `avx2_json_classifier` after AVX2 was detected.
+    pub(super) fn json_masks_avx2_checked(block: &[u8; 64]) -> super::JsonMasks {
+        // SAFETY: only reachable through `avx2_json_classifier`, which returns it only when
+        // `is_x86_feature_detected!("avx2")` is true on this CPU.
+        unsafe { json_masks_avx2(block) }
+    }
+
+    #[target_feature(enable = "avx2")]
+    fn json_masks_avx2(block: &[u8; 64]) -> super::JsonMasks {
+        let half = |bytes: &[u8]| {
+            // SAFETY: `bytes` is 32 readable bytes (a half of the block); `loadu` has no
+            // alignment requirement.
+            let v = unsafe { _mm256_loadu_si256(bytes.as_ptr() as *const __m256i) };
+            let eq = |b: u8| _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b as i8));
+            let ws = _mm256_or_si256(
+                _mm256_or_si256(eq(b' '), eq(b'\t')),
+                _mm256_or_si256(eq(b'\r'), eq(b'\n')),
+            );
+            let st = _mm256_or_si256(
+                _mm256_or_si256(
+                    _mm256_or_si256(eq(b'{'), eq(b'}')),
+                    _mm256_or_si256(eq(b'['), eq(b']')),
+                ),
+                _mm256_or_si256(eq(b':'), eq(b',')),
+            );
+            (
+                _mm256_movemask_epi8(ws) as u32,
+                _mm256_movemask_epi8(st) as u32,
+            )
+        };
+        let (lo, hi) = (half(&block[..32]), half(&block[32..]));
+        let join = |a: u32, b: u32| a as u64 | (b as u64) << 32;
+        super::JsonMasks {
+            ws: join(lo.0, hi.0),
+            structural: join(lo.1, hi.1),
         }
     }
 
@@ -288,6 +363,35 @@ mod tests {
                 };
             }
             assert_eq!(avx2(&block), run_masks_scalar(&block), "{block:?}");
+        }
+    }
+
+    #[test]
+    fn avx2_and_scalar_json_masks_agree() {
+        let Some(avx2) = avx2_json_classifier() else {
+            return;
+        };
+        for b in 0..=255u8 {
+            for pos in [0, 1, 31, 32, 33, 63] {
+                let mut block = [b'a'; 64];
+                block[pos] = b;
+                assert_eq!(avx2(&block), json_masks_scalar(&block), "{b} at {pos}");
+            }
+        }
+        let edges = b"{}[]:,\" \t\r\nYy[]_;+-09tfn\x0b\x0c\x7f\x80\xff";
+        let mut rng = Xorshift(0x9e37_79b9_7f4a_7c15);
+        for _ in 0..20_000 {
+            let mut block = [0u8; 64];
+            let raw = rng.next() % 2 == 0;
+            for b in block.iter_mut() {
+                let r = rng.next();
+                *b = if raw {
+                    r as u8
+                } else {
+                    edges[(r % edges.len() as u64) as usize]
+                };
+            }
+            assert_eq!(avx2(&block), json_masks_scalar(&block), "{block:?}");
         }
     }
 

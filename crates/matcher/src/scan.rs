@@ -794,6 +794,9 @@ impl<'s> Worker<'s> {
             let bytes = &data[start..start + cut];
             self.set
                 .segment_scan_lines(seg, bytes, self.zeek_columns(state));
+            if matches!(state, FormatState::Json) {
+                seg.load_json(&data[start..window_end]);
+            }
             for (i, (ls, le)) in seg.lines().enumerate() {
                 line_no += 1;
                 let at = InSegment {
@@ -879,11 +882,9 @@ impl<'s> Worker<'s> {
                     return false;
                 }
                 // A line the prefilter passed has no backslash, so the segment's quote bits
-                // are its string bounds.
+                // are its string bounds, and its masks settle its validity.
                 let valid = match at {
-                    Some(a) => {
-                        json::accepts_with(line, a.seg.quotes(a.start, a.start + line.len()))
-                    }
+                    Some(a) => Some(a.seg.json_accepts(line, a.start)),
                     None => json::accepts(line),
                 };
                 match valid {

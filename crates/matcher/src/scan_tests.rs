@@ -1191,12 +1191,12 @@ fn segment_pass_agrees_with_line_pass() {
     );
 }
 
-/// The JSON validator finding string ends from a segment's quote bits accepts exactly the
-/// lines it accepts when it looks at the bytes, on lines of random JSON fragments (valid
-/// and broken: unterminated strings, stray quotes, missing colons).
+/// The JSON validator on a segment's masks (`Segment::json_accepts`) accepts exactly the
+/// lines the byte-walking one accepts, on lines of random JSON fragments (valid and broken:
+/// unterminated strings, stray quotes, missing colons).
 #[test]
-fn json_validator_on_quote_bits_agrees_with_byte_scan() {
-    use crate::formats::json::{accepts, accepts_with};
+fn json_validator_on_segment_masks_agrees_with_byte_scan() {
+    use crate::formats::json::accepts;
     use crate::prefilter::{Segment, SEGMENT_LEN};
     let frags = [
         "{",
@@ -1242,11 +1242,12 @@ fn json_validator_on_quote_bits_agrees_with_byte_scan() {
         }
         let cut = seg.load(&data, b'\n', true, classify);
         assert_eq!(cut, data.len());
+        seg.load_json(&data);
         for (ls, le) in seg.lines() {
             let line = &data[ls..le];
             let want = accepts(line);
             assert_eq!(
-                accepts_with(line, seg.quotes(ls, le)),
+                Some(seg.json_accepts(line, ls)),
                 want,
                 "{}",
                 String::from_utf8_lossy(line)

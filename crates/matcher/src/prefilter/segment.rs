@@ -11,8 +11,7 @@ use super::{
     next_bit, prev_bit, slow_at, Columns, LineScan, Now, Probes, AUTHORITY, A_END, PCLASS, P_DOT,
     P_NOT_DIGIT_DOT, P_NOT_HEX, P_NOT_V6, P_PIECE, P_SPLIT,
 };
-use crate::byteclass::{BlockMasks, Classifier, RunClassifier, RunMasks};
-use crate::formats::json::{Stop, StringEnds};
+use crate::byteclass::{BlockMasks, Classifier, JsonClassifier, RunClassifier, RunMasks};
 use crate::scan::without_cr;
 use crate::set::IndicatorSet;
 
@@ -44,6 +43,13 @@ pub(crate) struct Segment {
     batch: Batch,
     /// Class bits of runs of up to 32 bytes from AVX2 masks (`None`: a byte fold).
     run_classify: Option<RunClassifier>,
+    /// JSON masks ([`Segment::load_json`]): white space, structural bytes, and inside a
+    /// string (prefix XOR of the quote bits over the whole segment: opening quote and
+    /// content set, closing quote clear).
+    json_ws: [u64; WORDS],
+    json_st: [u64; WORDS],
+    json_in: [u64; WORDS],
+    json_classify: JsonClassifier,
 }
 
 impl Segment {
@@ -63,6 +69,11 @@ impl Segment {
             columns: Columns::default(),
             batch: Batch::default(),
             run_classify: crate::byteclass::avx2_run_classifier(),
+            json_ws: [0; WORDS],
+            json_st: [0; WORDS],
+            json_in: [0; WORDS],
+            json_classify: crate::byteclass::avx2_json_classifier()
+                .unwrap_or(crate::byteclass::json_masks_scalar),
         })
     }
 
@@ -156,15 +167,161 @@ impl Segment {
         self.cut
     }
 
-    /// String ends of the JSON line `start..end` of the segment, from its quote bits. Only
-    /// for lines without a backslash (as every line the prefilter passes), where each quote
-    /// opens or closes a string.
-    pub fn quotes(&self, start: usize, end: usize) -> Quotes<'_> {
-        Quotes {
-            seg: self,
-            start,
-            end,
+    /// The JSON masks of the loaded segment's whole lines (`window` as given to
+    /// [`Segment::load`]), for [`Segment::json_accepts`].
+    pub fn load_json(&mut self, window: &[u8]) {
+        let n = self.cut;
+        let mut carry = 0u64;
+        for w in 0..n.div_ceil(64) {
+            let base = w * 64;
+            let m = match window.get(base..base + 64) {
+                Some(block) => (self.json_classify)(block.try_into().expect("64 bytes")),
+                None => {
+                    let mut buf = [b'\n'; 64];
+                    buf[..window.len() - base].copy_from_slice(&window[base..]);
+                    (self.json_classify)(&buf)
+                }
+            };
+            self.json_ws[w] = m.ws;
+            self.json_st[w] = m.structural;
+            let inside = prefix_xor(self.quote[w]) ^ carry;
+            carry = 0u64.wrapping_sub(inside >> 63);
+            self.json_in[w] = inside;
         }
+    }
+
+    /// [`crate::formats::json::accepts`] for the JSON line `line` starting at `start` in the
+    /// segment (after [`Segment::load_json`]), from the masks: tokens are the structural
+    /// bytes, opening quotes and the first bytes of runs of other bytes outside strings, and
+    /// a state machine over them checks the grammar. Only for lines without a backslash (as
+    /// every line the prefilter passes), where each quote opens or closes a string.
+    pub fn json_accepts(&self, line: &[u8], start: usize) -> bool {
+        debug_assert!(memchr::memchr(b'\\', line).is_none());
+        if line.is_empty() {
+            return true;
+        }
+        let (ls, le) = (start, start + line.len());
+        // Inside a string before the line (the segment's earlier lines): undo it.
+        let flip = if ls == 0 {
+            0
+        } else {
+            0u64.wrapping_sub(self.json_in[(ls - 1) / 64] >> ((ls - 1) % 64) & 1)
+        };
+        let (first, last) = (ls / 64, (le - 1) / 64);
+        let other_in = |w: usize| -> u64 {
+            let mut range = u64::MAX;
+            if w == first {
+                range &= u64::MAX << (ls % 64);
+            }
+            if w == last && le % 64 != 0 {
+                range &= (1u64 << (le % 64)) - 1;
+            }
+            let sin = self.json_in[w] ^ flip;
+            range & !sin & !self.quote[w] & !self.json_ws[w] & !self.json_st[w]
+        };
+        let mut state = J_VALUE;
+        let mut depth = 0u32;
+        // Bit per open container, innermost lowest: 1 for an object.
+        let mut stack = 0u128;
+        let mut prev_other = 0u64;
+        for w in first..=last {
+            let mut range = u64::MAX;
+            if w == first {
+                range &= u64::MAX << (ls % 64);
+            }
+            if w == last && le % 64 != 0 {
+                range &= (1u64 << (le % 64)) - 1;
+            }
+            let sin = self.json_in[w] ^ flip;
+            let q = self.quote[w];
+            let out = range & !sin & !q;
+            let other = out & !self.json_ws[w] & !self.json_st[w];
+            let run_starts = other & !((other << 1) | prev_other);
+            prev_other = other >> 63;
+            let mut tokens = (out & self.json_st[w]) | (range & q & sin) | run_starts;
+            while tokens != 0 {
+                let k = w * 64 + tokens.trailing_zeros() as usize;
+                tokens &= tokens - 1;
+                let b = line[k - ls];
+                let value_here = state == J_VALUE || state == J_ARR_FIRST;
+                match b {
+                    b'{' | b'[' => {
+                        if !value_here || depth > MAX_DEPTH {
+                            return false;
+                        }
+                        let obj = b == b'{';
+                        stack = stack << 1 | obj as u128;
+                        depth += 1;
+                        state = if obj { J_OBJ_FIRST } else { J_ARR_FIRST };
+                        continue;
+                    }
+                    b'}' | b']' => {
+                        let obj = b == b'}';
+                        let closes = if obj {
+                            state == J_OBJ_FIRST || (state == J_AFTER && stack & 1 == 1)
+                        } else {
+                            state == J_ARR_FIRST || (state == J_AFTER && stack & 1 == 0)
+                        };
+                        if !closes {
+                            return false;
+                        }
+                        stack >>= 1;
+                        depth -= 1;
+                    }
+                    b':' => {
+                        if state != J_COLON {
+                            return false;
+                        }
+                        state = J_VALUE;
+                        continue;
+                    }
+                    b',' => {
+                        if state != J_AFTER {
+                            return false;
+                        }
+                        state = if stack & 1 == 1 { J_KEY } else { J_VALUE };
+                        continue;
+                    }
+                    b'"' => {
+                        if state == J_OBJ_FIRST || state == J_KEY {
+                            state = J_COLON;
+                            continue;
+                        }
+                        if !value_here || depth > MAX_DEPTH {
+                            return false;
+                        }
+                    }
+                    _ => {
+                        if !value_here || depth > MAX_DEPTH {
+                            return false;
+                        }
+                        // The scalar's bytes: up to the next byte that is not "other".
+                        let mut ew = w;
+                        let mut m = !other_in(ew) & (u64::MAX << (k % 64));
+                        while m == 0 && ew < last {
+                            ew += 1;
+                            m = !other_in(ew);
+                        }
+                        let end = if m == 0 {
+                            le
+                        } else {
+                            (ew * 64 + m.trailing_zeros() as usize).min(le)
+                        };
+                        if !json_scalar(&line[k - ls..end - ls]) {
+                            return false;
+                        }
+                    }
+                }
+                // A value ended.
+                state = if depth == 0 { J_END } else { J_AFTER };
+            }
+        }
+        // An unterminated string: the line's last byte is inside one.
+        let lb = le - 1;
+        if (self.json_in[lb / 64] ^ flip) >> (lb % 64) & 1 == 1 {
+            return false;
+        }
+        state == J_END || (state == J_VALUE && depth == 0)
     }
 
     /// The lines of the segment: `(start, end)` without the newline.
@@ -178,20 +335,43 @@ impl Segment {
     }
 }
 
-/// [`Segment::quotes`].
-pub(crate) struct Quotes<'a> {
-    seg: &'a Segment,
-    start: usize,
-    end: usize,
+/// Deepest nesting the JSON validator accepts ([`crate::formats::json::MAX_JSON_DEPTH`]).
+const MAX_DEPTH: u32 = crate::formats::json::MAX_JSON_DEPTH as u32;
+/// States of [`Segment::json_accepts`]: a value expected (at the start, after `:`, after `,`
+/// in an array), after `[`, after `{`, a key after `,` in an object, a `:` after a key,
+/// after a value inside a container, after the line's value.
+const J_VALUE: u8 = 0;
+const J_ARR_FIRST: u8 = 1;
+const J_OBJ_FIRST: u8 = 2;
+const J_KEY: u8 = 3;
+const J_COLON: u8 = 4;
+const J_AFTER: u8 = 5;
+const J_END: u8 = 6;
+
+/// Inclusive prefix XOR of the bits of `x` (bit `i` of the result: parity of bits `0..=i`).
+#[inline(always)]
+fn prefix_xor(mut x: u64) -> u64 {
+    x ^= x << 1;
+    x ^= x << 2;
+    x ^= x << 4;
+    x ^= x << 8;
+    x ^= x << 16;
+    x ^= x << 32;
+    x
 }
 
-impl StringEnds for Quotes<'_> {
-    #[inline]
-    fn close(&self, s: &[u8], from: usize) -> Result<usize, Stop> {
-        debug_assert!(memchr::memchr(b'\\', s).is_none());
-        next_bit_in(&self.seg.quote, self.start + from, self.end)
-            .map(|k| k - self.start)
-            .ok_or(Stop::Bad)
+/// A JSON literal or what the validator steps over as a number (`-` or a digit, then
+/// `[0-9+.eE-]`), as a whole run.
+#[inline]
+fn json_scalar(run: &[u8]) -> bool {
+    match run[0] {
+        b't' => run == b"true",
+        b'f' => run == b"false",
+        b'n' => run == b"null",
+        b'-' | b'0'..=b'9' => run
+            .iter()
+            .all(|&b| matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')),
+        _ => false,
     }
 }
 
@@ -534,6 +714,208 @@ mod tests {
             for make in &makers {
                 assert_eq!(run_class_bits(make(&block), n), fold, "{:?}", &block[..n]);
             }
+        }
+    }
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    /// A random JSON value (no backslash), `depth` levels deep at most.
+    fn gen_value(r: &mut Rng, depth: usize, out: &mut Vec<u8>) {
+        let ws = |r: &mut Rng, out: &mut Vec<u8>| {
+            if r.below(4) == 0 {
+                out.extend_from_slice([&b" "[..], b"\t", b"  ", b"\r", b" \r\t"][r.below(5)]);
+            }
+        };
+        ws(r, out);
+        let pick = if depth == 0 { r.below(4) } else { r.below(6) };
+        match pick {
+            0 => {
+                let strings: [&[u8]; 8] = [
+                    b"\"\"",
+                    b"\"a\"",
+                    b"\"evil.example.test\"",
+                    b"\"10.1.2.3\"",
+                    b"\"caf\xc3\xa9 \xe2\x9c\x93\"",
+                    b"\"{[:,]}\"",
+                    b"\"a very long string value that crosses a 64-byte word boundary for sure, yes\"",
+                    b"\"t\x01b\"",
+                ];
+                out.extend_from_slice(strings[r.below(strings.len())]);
+            }
+            1 => {
+                let nums: [&[u8]; 8] = [
+                    b"0", b"-1", b"2577", b"3.25", b"-2.5e+3", b"1E5", b"-", b"1-2",
+                ];
+                out.extend_from_slice(nums[r.below(nums.len())]);
+            }
+            2 => out.extend_from_slice([&b"true"[..], b"false", b"null"][r.below(3)]),
+            3 => out.extend_from_slice(b"\"x\""),
+            4 => {
+                out.push(b'[');
+                for i in 0..r.below(4) {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    gen_value(r, depth - 1, out);
+                }
+                ws(r, out);
+                out.push(b']');
+            }
+            _ => {
+                out.push(b'{');
+                for i in 0..r.below(5) {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    ws(r, out);
+                    out.extend_from_slice(
+                        [&b"\"ts\""[..], b"\"query\"", b"\"\"", b"\"k:,\""][r.below(4)],
+                    );
+                    ws(r, out);
+                    out.push(b':');
+                    gen_value(r, depth - 1, out);
+                    ws(r, out);
+                }
+                out.push(b'}');
+            }
+        }
+        ws(r, out);
+    }
+
+    /// A line: a valid value, a mutated one (truncated, a byte dropped or replaced, a
+    /// fragment inserted), or fragments at random.
+    fn gen_line(r: &mut Rng) -> Vec<u8> {
+        const FRAGMENTS: [&[u8]; 24] = [
+            b"{",
+            b"}",
+            b"[",
+            b"]",
+            b":",
+            b",",
+            b"\"",
+            b"\"k\"",
+            b" ",
+            b"\t",
+            b"\r",
+            b"true",
+            b"tru",
+            b"nulls",
+            b"1",
+            b"-0.5e3",
+            b"+1",
+            b"x",
+            b"\xc3\xa9",
+            b"\x01",
+            b"\x0b",
+            b"\"v\":",
+            b"[]",
+            b"{}",
+        ];
+        let mut line = Vec::new();
+        match r.below(4) {
+            0 => {
+                for _ in 0..r.below(12) {
+                    line.extend_from_slice(FRAGMENTS[r.below(FRAGMENTS.len())]);
+                }
+            }
+            _ => {
+                let depth = r.below(5);
+                gen_value(r, depth, &mut line);
+                if r.below(2) == 0 && !line.is_empty() {
+                    let at = r.below(line.len());
+                    match r.below(4) {
+                        0 => line.truncate(at),
+                        1 => {
+                            line.remove(at);
+                        }
+                        2 => line[at] = FRAGMENTS[r.below(FRAGMENTS.len())][0],
+                        _ => {
+                            let f = FRAGMENTS[r.below(FRAGMENTS.len())];
+                            line.splice(at..at, f.iter().copied());
+                        }
+                    }
+                }
+            }
+        }
+        line
+    }
+
+    /// Every line of `data` through `load`, `load_json` and `json_accepts`, compared with
+    /// the byte-walking validator (`json::accepts`).
+    fn check_json_lines(data: &[u8], classify: Classifier) -> usize {
+        let mut seg = Segment::new();
+        let (mut start, mut checked) = (0, 0);
+        while start < data.len() {
+            let end = (start + SEGMENT_LEN).min(data.len());
+            let cut = seg.load(&data[start..end], NO_SEP_TEST, end == data.len(), classify);
+            assert!(cut > 0, "test lines are shorter than a segment");
+            seg.load_json(&data[start..end]);
+            let bytes = &data[start..start + cut];
+            for (ls, le) in seg.lines() {
+                let line = without_cr(&bytes[ls..le]);
+                assert_eq!(
+                    Some(seg.json_accepts(line, ls)),
+                    crate::formats::json::accepts(line),
+                    "{:?}",
+                    String::from_utf8_lossy(line)
+                );
+                checked += 1;
+            }
+            start += cut;
+        }
+        checked
+    }
+
+    /// The separator JSON segments are loaded with (`scan::NO_SEP`).
+    const NO_SEP_TEST: u8 = b'\n';
+
+    /// The mask validator decides every line as the byte-walking one does: generated valid
+    /// lines, mutated and truncated ones, fragment soup, unbalanced quotes (which must not
+    /// leak into the next line), nesting around the depth limit, lines across word and
+    /// segment boundaries.
+    #[test]
+    fn json_accepts_agrees_with_the_byte_validator() {
+        let mut makers: Vec<Classifier> = vec![crate::byteclass::classify_scalar];
+        makers.extend(crate::byteclass::avx2_classifier());
+        let mut r = Rng(0x243f_6a88_85a3_08d3);
+        let mut data = Vec::new();
+        let (mut accepted, mut rejected) = (0, 0);
+        for _ in 0..60_000 {
+            let line = gen_line(&mut r);
+            match crate::formats::json::accepts(&line) {
+                Some(true) => accepted += 1,
+                _ => rejected += 1,
+            }
+            data.extend_from_slice(&line);
+            data.push(b'\n');
+        }
+        for n in 60..70 {
+            for (open, close) in [("[", "]"), ("{\"a\":", "}")] {
+                for inner in ["", "1", "[]", "{}", "\"s\""] {
+                    let line = format!("{}{inner}{}", open.repeat(n), close.repeat(n));
+                    data.extend_from_slice(line.as_bytes());
+                    data.push(b'\n');
+                }
+            }
+        }
+        data.extend_from_slice(b"{\"last\":true}");
+        assert!(
+            accepted > 10_000 && rejected > 10_000,
+            "{accepted} / {rejected}"
+        );
+        for &classify in &makers {
+            assert!(check_json_lines(&data, classify) > 60_000);
         }
     }
 
