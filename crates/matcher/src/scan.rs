@@ -794,8 +794,31 @@ impl<'s> Worker<'s> {
             let bytes = &data[start..start + cut];
             self.set
                 .segment_scan_lines(seg, bytes, self.zeek_columns(state));
-            if matches!(state, FormatState::Json) {
+            let json = matches!(state, FormatState::Json);
+            if json {
                 seg.load_json(&data[start..window_end]);
+            }
+            if json || matches!(state, FormatState::Text) {
+                // `Worker::line` and `hit_free` for these formats, with what the segment
+                // settles once: its answers were made for their separator and columns.
+                for (i, (ls, le)) in seg.lines().enumerate() {
+                    line_no += 1;
+                    let line = &bytes[ls..le];
+                    if line.len() > self.cfg.max_line_len {
+                        r.skip(SkipReason::LineTooLong);
+                        continue;
+                    }
+                    let line = without_cr(line);
+                    if !seg.scan(i).maybe {
+                        if json && !seg.json_accepts(line, ls) {
+                            r.skip(SkipReason::MalformedJson);
+                        }
+                        continue;
+                    }
+                    self.full_path(line, line_no, state, r);
+                }
+                start += cut;
+                continue;
             }
             for (i, (ls, le)) in seg.lines().enumerate() {
                 line_no += 1;

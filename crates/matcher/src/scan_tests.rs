@@ -513,6 +513,46 @@ fn malformed_json_line_is_counted_and_run_goes_on() {
     assert_eq!(sum.skipped_lines[&SkipReason::MalformedJson], 1);
 }
 
+/// Lines over `max_line_len` inside a segment (JSON and text, prefilter on and off) are
+/// skipped as too long, hit or not, valid or not; the lines around them are matched and
+/// validated as usual.
+#[test]
+fn short_line_limit_inside_segments() {
+    let pad = "p".repeat(60);
+    let json = format!(
+        "{{\"q\":\"evil.example\"}}\n{{\"q\":\"evil.example\",\"pad\":\"{pad}\"}}\n\
+         {{\"q\":\"a.test\",\"pad\":\"{pad}\"}}\n{{\"q\": oops, \"pad\":\"{pad}\"}}\n\
+         {{\"q\": oops}}\n{{\"q\":\"x.evil.example\"}}\n"
+    );
+    let text = format!(
+        "GET http://evil.example/ 200\nGET http://evil.example/{pad}\nGET http://a.test/{pad}\n\
+         GET http://x.evil.example/ 200\n"
+    );
+    for prefilter in [true, false] {
+        for (format, data, want_hits, long, bad) in [
+            (LogFormat::JsonLines, &json, vec![1, 6], 3, 1),
+            (LogFormat::Text, &text, vec![1, 4], 2, 0),
+        ] {
+            let sc = Scanner::builder()
+                .format(format)
+                .max_line_len(50)
+                .prefilter(prefilter)
+                .build();
+            let (hits, sum) = scan_with(&sc, data.as_bytes());
+            let lines: Vec<u64> = hits.iter().map(|h| h.0).collect();
+            assert_eq!(lines, want_hits, "{format:?} prefilter {prefilter}");
+            assert_eq!(sum.skipped_lines[&SkipReason::LineTooLong], long);
+            assert_eq!(
+                sum.skipped_lines
+                    .get(&SkipReason::MalformedJson)
+                    .copied()
+                    .unwrap_or(0),
+                bad
+            );
+        }
+    }
+}
+
 /// A reader producing `head`, then `n` bytes of 'a', then `tail`, without holding them.
 struct Huge {
     head: Vec<u8>,
