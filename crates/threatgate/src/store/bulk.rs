@@ -18,7 +18,7 @@
 //! by one with [`SubmissionWriter::add_object`] and [`SubmissionWriter::add_claim`]
 //! (claim merging is associative; see [`Claim::merge`]).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::{SubsecRound, Utc};
 
@@ -27,6 +27,10 @@ use super::backend::{
 };
 use super::{claim_text, format_time, NewObject, SubmissionWriter};
 use crate::model::{Claim, Kind, Observable};
+
+/// The writer's maps hash every value of a batch, some several times: a fast hash (seeded
+/// per process) instead of SipHash.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Observable ids by (kind, value), borrowing the batch's values.
 type ObsIds<'e> = HashMap<(Kind, &'e str), i64>;
@@ -242,7 +246,7 @@ impl SubmissionWriter<'_> {
             RowColumn::Json => "json",
             RowColumn::Version => "version",
         };
-        let mut rows: HashMap<String, Vec<(String, i64)>> = HashMap::new();
+        let mut rows: HashMap<String, Vec<(String, i64)>> = HashMap::default();
         for chunk in fixed_chunks(ids) {
             let sql = format!(
                 "SELECT pk, stix_id, {column} FROM objects WHERE org_id = $1 AND stix_id IN ({})",
@@ -306,7 +310,7 @@ impl SubmissionWriter<'_> {
         // Rows to insert, as (entry index, version, date_added).
         let mut rows: Vec<(usize, String, String)> = vec![];
         // Identical unversioned copies later in the batch: (entry index, first copy's index).
-        let mut first_copy: HashMap<(&str, &str), usize> = HashMap::new();
+        let mut first_copy: HashMap<(&str, &str), usize> = HashMap::default();
         let mut copies: Vec<(usize, usize)> = vec![];
         for (i, e) in entries.iter().enumerate() {
             let Some(o) = e.object else { continue };
@@ -392,7 +396,7 @@ impl SubmissionWriter<'_> {
 
     /// Observables: the id of every observable the batch names.
     fn write_observables<'e>(&mut self, entries: &'e [Entry<'_>]) -> Result<ObsIds<'e>> {
-        let mut ids: ObsIds<'e> = HashMap::new();
+        let mut ids: ObsIds<'e> = HashMap::default();
         // Sorted, so that new keys go into the (kind, value) index in order.
         let mut keys: BTreeMap<(&str, &'e str), Kind> = BTreeMap::new();
         for e in entries {
@@ -516,7 +520,7 @@ impl SubmissionWriter<'_> {
             );
             let mut params = vec![Val::Int(org)];
             params.extend(chunk.iter().map(|&g| Val::Int(groups[g].0)));
-            let mut stored: HashMap<i64, (i64, String)> = HashMap::new();
+            let mut stored: HashMap<i64, (i64, String)> = HashMap::default();
             for r in self.tx.query(&sql, &params)? {
                 stored.insert(r.i64(1)?, (r.i64(0)?, r.string(2)?));
             }
