@@ -419,6 +419,7 @@ pub enum TokenCmd {
         org: String,
         #[arg(long, value_parser = parse_enum::<TokenRole>)]
         role: TokenRole,
+        /// A note on what the token is for (e.g. the sensor or script using it).
         #[arg(long, default_value = "")]
         label: String,
     },
