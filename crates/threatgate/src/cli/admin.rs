@@ -195,24 +195,33 @@ pub enum AgreementCmd {
 
 #[derive(Args, Debug)]
 pub struct AgreementArgs {
+    /// The organisation (partner or member) the hub signed with.
     #[arg(long)]
     pub org: String,
+    /// provide (it submits data), receive (it reads data) or both.
     #[arg(long, value_parser = parse_enum::<AgreementRole>)]
     pub role: AgreementRole,
+    /// Date of signature (YYYY-MM-DD or RFC 3339); may be after the start, not after the end.
     #[arg(long, value_parser = parse_date)]
     pub signed_on: Time,
+    /// First instant the agreement is in force (YYYY-MM-DD or RFC 3339, UTC).
     #[arg(long, value_parser = parse_date)]
     pub valid_from: Time,
+    /// End of the term, exclusive (YYYY-MM-DD or RFC 3339, UTC).
     #[arg(long, value_parser = parse_date)]
     pub valid_until: Time,
     /// Highest TLP the org may receive: clear, green, amber, amber+strict or red.
     #[arg(long, value_parser = |s: &str| parse_tlp(s).map_err(|e| e.0), default_value = "amber")]
     pub max_tlp: Tlp,
-    /// Comma-separated STIX types in scope (default: every type).
+    /// Comma-separated STIX 2.1 types in scope, e.g. indicator,malware,ipv4-addr (custom
+    /// types start with x-; default: every type).
     #[arg(long, value_delimiter = ',')]
     pub scope: Option<Vec<String>>,
+    /// Days a source's data may be kept under this agreement (`threatgate retention`
+    /// purges what is older; default: no limit).
     #[arg(long)]
     pub retention_days: Option<i64>,
+    /// What the data may be used for, as the agreement states it.
     #[arg(long, default_value = "cooperation against cybercrime")]
     pub purpose: String,
 }
@@ -410,6 +419,7 @@ pub enum TokenCmd {
         org: String,
         #[arg(long, value_parser = parse_enum::<TokenRole>)]
         role: TokenRole,
+        /// A note on what the token is for (e.g. the sensor or script using it).
         #[arg(long, default_value = "")]
         label: String,
     },

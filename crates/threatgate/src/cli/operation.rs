@@ -66,6 +66,7 @@ pub enum OperationCmd {
         /// The acting organisation (default: the hub).
         #[arg(long = "as")]
         as_org: Option<String>,
+        /// What shows the move happened (a ticket, a provider's reply, a probe result).
         #[arg(long)]
         evidence: String,
         /// Backdate the move (hub only).
