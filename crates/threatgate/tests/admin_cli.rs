@@ -297,3 +297,91 @@ fn a_mistyped_data_directory_is_not_a_new_store() {
     let out = ok(&typo, &["audit", "--verify"]);
     assert!(out.contains("audit chain intact"), "{out}");
 }
+
+#[test]
+fn search_shows_what_the_viewer_may_see_with_enrichment_and_defanged_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    exchange(d); // cert-fr receives (TLP:AMBER ceiling)
+    ok(d, &["org", "add", "vendor", "--kind", "partner"]);
+    ok(
+        d,
+        &[
+            "org",
+            "add",
+            "cert-de",
+            "--kind",
+            "member",
+            "--country",
+            "DE",
+        ],
+    );
+    ok(
+        d,
+        &[
+            "agreement",
+            "add",
+            "--org",
+            "vendor",
+            "--role",
+            "provide",
+            "--signed-on",
+            "2025-01-01",
+            "--valid-from",
+            "2025-01-01",
+            "--valid-until",
+            "2030-01-01",
+        ],
+    );
+    let list = d.join("c2.txt");
+    std::fs::write(&list, "203.0.113.7\nhttp://bad.example.com/x\n").unwrap();
+    ok(
+        d,
+        &[
+            "ingest",
+            list.to_str().unwrap(),
+            "--as",
+            "vendor",
+            "--tlp",
+            "green",
+        ],
+    );
+    let country = d.join("country.csv");
+    std::fs::write(&country, "203.0.113.0,203.0.113.255,FR\n").unwrap();
+    let asn = d.join("asn.csv");
+    std::fs::write(&asn, "203.0.113.0,203.0.113.255,64500,Example Net\n").unwrap();
+    ok(
+        d,
+        &[
+            "enrich",
+            "--ip-country",
+            country.to_str().unwrap(),
+            "--ip-asn",
+            asn.to_str().unwrap(),
+        ],
+    );
+
+    let ip = ok(d, &["search", "203.0.113.7", "--as", "cert-fr"]);
+    for want in [
+        "ipv4-addr 203.0.113.7",
+        "country FR  network AS64500 Example Net",
+        "source vendor: TLP:GREEN",
+        "seen: no dates given by the source",
+    ] {
+        assert!(ip.contains(want), "{want:?} missing from:\n{ip}");
+    }
+    let url = ok(
+        d,
+        &["search", "hxxp://bad[.]example[.]com/x", "--as", "cert-fr"],
+    );
+    assert!(url.contains("url http://bad.example.com/x"), "{url}");
+    assert!(url.contains("registered domain example.com"), "{url}");
+
+    // A member without an agreement in force is told nothing, not that it is hidden.
+    let o = tg(d, &["search", "203.0.113.7", "--as", "cert-de"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "not found: 203.0.113.7"
+    );
+}

@@ -41,11 +41,15 @@ pub fn run(cli: &Cli, a: &SearchArgs) -> Result<ExitCode> {
     println!("{} {}", o.kind, o.value);
     let e = &o.enrichment;
     if e.country.is_some() || e.asn.is_some() || e.registered_domain.is_some() {
+        let network = match (e.asn, e.network.as_deref()) {
+            (Some(a), Some(n)) => format!("AS{a} {n}"),
+            (Some(a), None) => format!("AS{a}"),
+            (None, _) => "-".into(),
+        };
         println!(
-            "  country {}  AS{} {}  registered domain {}",
+            "  country {}  network {}  registered domain {}",
             e.country.as_deref().unwrap_or("-"),
-            e.asn.map(|a| a.to_string()).unwrap_or_else(|| "-".into()),
-            e.network.as_deref().unwrap_or(""),
+            network,
             e.registered_domain.as_deref().unwrap_or("-")
         );
     }
