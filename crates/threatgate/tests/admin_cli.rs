@@ -132,46 +132,44 @@ fn an_agreement_is_renewed_once() {
     assert_eq!(list.lines().count(), 3, "{list}");
 }
 
+/// `agreement add` of a receive agreement for cert-fr (2026-2031) with `scope`.
+fn receive_with_scope(scope: &str) -> [&str; 14] {
+    [
+        "agreement",
+        "add",
+        "--org",
+        "cert-fr",
+        "--role",
+        "receive",
+        "--signed-on",
+        "2026-01-01",
+        "--valid-from",
+        "2026-01-01",
+        "--valid-until",
+        "2031-01-01",
+        "--scope",
+        scope,
+    ]
+}
+
 #[test]
 fn agreement_scopes_name_real_types_and_overlaps_are_explained() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     exchange(d);
-    let add = |scope: &str| {
-        [
-            "agreement",
-            "add",
-            "--org",
-            "cert-fr",
-            "--role",
-            "receive",
-            "--signed-on",
-            "2026-01-01",
-            "--valid-from",
-            "2026-01-01",
-            "--valid-until",
-            "2031-01-01",
-            "--scope",
-            scope,
-        ]
-        .map(String::from)
-    };
-    let args = add("Indicator,indicatr,bundle");
-    let e = fails(d, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    let e = fails(d, &receive_with_scope("Indicator,indicatr,bundle"));
     assert!(
         e.contains("\"indicatr\" (did you mean \"indicator\"?)"),
         "{e}"
     );
     assert!(e.contains("\"bundle\""), "{e}");
     assert!(!e.contains("\"indicator\" ("), "{e}");
-    let args = add(" , ");
-    let e = fails(d, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    let e = fails(d, &receive_with_scope(" , "));
     assert!(e.contains("cover nothing"), "{e}");
     // Nothing was recorded by the refused commands.
     assert_eq!(ok(d, &["agreement", "list"]).lines().count(), 2);
 
-    let args = add("indicator,x-acme-sensor");
-    let out = ok(d, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    let out = ok(d, &receive_with_scope("indicator,x-acme-sensor"));
     assert!(out.contains("Agreement #2"), "{out}");
     assert!(
         out.contains("note: overlaps agreement #1 (receive, 2025-01-15 until 2030-01-15"),
