@@ -337,6 +337,29 @@ mod tests {
         }
     }
 
+    /// 20,000 blocks seeded by `seed`, each of random bytes or of bytes drawn from `edges`
+    /// (those near the class boundaries), handed to `check` with the generator.
+    fn random_blocks<const N: usize>(
+        seed: u64,
+        edges: &[u8],
+        mut check: impl FnMut(&[u8; N], &mut Xorshift),
+    ) {
+        let mut rng = Xorshift(seed);
+        for _ in 0..20_000 {
+            let mut block = [0u8; N];
+            let raw = rng.next() % 2 == 0;
+            for b in block.iter_mut() {
+                let r = rng.next();
+                *b = if raw {
+                    r as u8
+                } else {
+                    edges[(r % edges.len() as u64) as usize]
+                };
+            }
+            check(&block, &mut rng);
+        }
+    }
+
     #[test]
     fn avx2_and_scalar_run_masks_agree() {
         let Some(avx2) = avx2_run_classifier() else {
@@ -349,21 +372,13 @@ mod tests {
                 assert_eq!(avx2(&block), run_masks_scalar(&block), "{b} at {pos}");
             }
         }
-        let edges = b"/0:9@AFGZ`afgz.-_+\x7f\x80\xff";
-        let mut rng = Xorshift(0x1f83_d9ab_fb41_bd6b);
-        for _ in 0..20_000 {
-            let mut block = [0u8; 32];
-            let raw = rng.next() % 2 == 0;
-            for b in block.iter_mut() {
-                let r = rng.next();
-                *b = if raw {
-                    r as u8
-                } else {
-                    edges[(r % edges.len() as u64) as usize]
-                };
-            }
-            assert_eq!(avx2(&block), run_masks_scalar(&block), "{block:?}");
-        }
+        random_blocks::<32>(
+            0x1f83_d9ab_fb41_bd6b,
+            b"/0:9@AFGZ`afgz.-_+\x7f\x80\xff",
+            |block, _| {
+                assert_eq!(avx2(block), run_masks_scalar(block), "{block:?}");
+            },
+        );
     }
 
     #[test]
@@ -379,20 +394,9 @@ mod tests {
             }
         }
         let edges = b"{}[]:,\" \t\r\nYy[]_;+-09tfn\x0b\x0c\x7f\x80\xff";
-        let mut rng = Xorshift(0x9e37_79b9_7f4a_7c15);
-        for _ in 0..20_000 {
-            let mut block = [0u8; 64];
-            let raw = rng.next() % 2 == 0;
-            for b in block.iter_mut() {
-                let r = rng.next();
-                *b = if raw {
-                    r as u8
-                } else {
-                    edges[(r % edges.len() as u64) as usize]
-                };
-            }
-            assert_eq!(avx2(&block), json_masks_scalar(&block), "{block:?}");
-        }
+        random_blocks::<64>(0x9e37_79b9_7f4a_7c15, edges, |block, _| {
+            assert_eq!(avx2(block), json_masks_scalar(block), "{block:?}");
+        });
     }
 
     #[test]
@@ -422,20 +426,9 @@ mod tests {
         }
         // Random blocks, raw and drawn from the bytes near the class edges.
         let edges = b"@[`{/0:9AZaz.-_+\\(\x7f\x80\xff\t\n\" ";
-        let mut rng = Xorshift(0x2545_f491_4f6c_dd1d);
-        for _ in 0..20_000 {
-            let mut block = [0u8; 64];
-            let raw = rng.next() % 2 == 0;
-            for b in block.iter_mut() {
-                let r = rng.next();
-                *b = if raw {
-                    r as u8
-                } else {
-                    edges[(r % edges.len() as u64) as usize]
-                };
-            }
-            check(&block, (rng.next() as u8) | 1);
-            check(&block, b'\t');
-        }
+        random_blocks::<64>(0x2545_f491_4f6c_dd1d, edges, |block, rng| {
+            check(block, (rng.next() as u8) | 1);
+            check(block, b'\t');
+        });
     }
 }
